@@ -1,0 +1,124 @@
+package cache
+
+import (
+	"encoding/hex"
+	"strconv"
+	"strings"
+)
+
+// All cache keys are built in this file.
+//
+// A key is segments joined by ':'. The first is the format version: bump
+// version when the bytes stored under any key change shape, and a new
+// gateway never reads an old one's entries (they expire by themselves).
+// Every answer that belongs to a customer starts with
+// "v1:c:{customerNo}:", so CustomerPrefix flushes all of a customer's
+// answers and nothing of anyone else's.
+//
+// Every text segment passes through seg: text made only of
+// [A-Za-z0-9._-] is kept as it is; anything else (the empty string, ':',
+// '*', spaces, non-ASCII...) becomes '~' followed by its bytes in hex. '~'
+// cannot start a kept segment and hex has no ':', so distinct inputs always
+// give distinct keys, no segment can add or shift a ':', and no key
+// contains a glob character.
+
+// version is the first segment of every key.
+const version = "v1"
+
+// Keys builds cache keys. Its zero value is ready to use:
+//
+//	var keys cache.Keys
+//	k := keys.Order(customerNo, id)
+type Keys struct{}
+
+// AllPrefix is the prefix of every key the gateway writes in this format:
+// DeletePrefix(AllPrefix()) flushes everything.
+func (Keys) AllPrefix() string { return version + ":" }
+
+// CustomerPrefix is the prefix of every key holding an answer for
+// customerNo, "v1:c:{customerNo}:". Customer numbers of one ending where
+// another continues ("1000", "10001") never share it.
+func (Keys) CustomerPrefix(customerNo string) string {
+	return version + ":c:" + seg(customerNo) + ":"
+}
+
+// OrderList is the key of one page of GET /v1/orders:
+// "v1:c:{customerNo}:orders:{from}:{to}:{page}:{perPage}". from and to are
+// the resolved YYYY-MM-DD dates, not the raw query, so that defaulted and
+// explicit ranges share an entry.
+func (k Keys) OrderList(customerNo, from, to string, page, perPage int) string {
+	return k.list(customerNo, "orders", from, to, page, perPage)
+}
+
+// Order is the key of GET /v1/orders/{id}: "v1:c:{customerNo}:order:{id}".
+func (k Keys) Order(customerNo, id string) string {
+	return k.CustomerPrefix(customerNo) + "order:" + seg(id)
+}
+
+// InvoiceList is the key of one page of GET /v1/invoices:
+// "v1:c:{customerNo}:invoices:{from}:{to}:{page}:{perPage}".
+func (k Keys) InvoiceList(customerNo, from, to string, page, perPage int) string {
+	return k.list(customerNo, "invoices", from, to, page, perPage)
+}
+
+// Invoice is the key of GET /v1/invoices/{id}:
+// "v1:c:{customerNo}:invoice:{id}".
+func (k Keys) Invoice(customerNo, id string) string {
+	return k.CustomerPrefix(customerNo) + "invoice:" + seg(id)
+}
+
+// CreditInvoiceList is the key of one page of GET /v1/credit-invoices:
+// "v1:c:{customerNo}:credit-invoices:{from}:{to}:{page}:{perPage}".
+func (k Keys) CreditInvoiceList(customerNo, from, to string, page, perPage int) string {
+	return k.list(customerNo, "credit-invoices", from, to, page, perPage)
+}
+
+// OrderRecord is the key of the raw ERP record of an order,
+// "v1:rec:order:{orderNumber}". It is not scoped to a customer: whoever
+// reads it must check that the record belongs to the customer asking.
+func (Keys) OrderRecord(orderNumber string) string {
+	return version + ":rec:order:" + seg(orderNumber)
+}
+
+// InvoiceRecord is the key of the raw ERP record of an invoice,
+// "v1:rec:invoice:{invoiceNumber}". Like OrderRecord, not customer-scoped.
+func (Keys) InvoiceRecord(invoiceNumber string) string {
+	return version + ":rec:invoice:" + seg(invoiceNumber)
+}
+
+// list builds the key of one page of a customer's list of kind.
+func (k Keys) list(customerNo, kind, from, to string, page, perPage int) string {
+	var b strings.Builder
+	b.Grow(64)
+	b.WriteString(k.CustomerPrefix(customerNo))
+	b.WriteString(kind)
+	b.WriteByte(':')
+	b.WriteString(seg(from))
+	b.WriteByte(':')
+	b.WriteString(seg(to))
+	b.WriteByte(':')
+	b.WriteString(strconv.Itoa(page))
+	b.WriteByte(':')
+	b.WriteString(strconv.Itoa(perPage))
+	return b.String()
+}
+
+// seg returns s unchanged when it is made only of [A-Za-z0-9._-] and is not
+// empty, and '~' followed by the hex of its bytes otherwise.
+func seg(s string) string {
+	if s != "" && safe(s) {
+		return s
+	}
+	return "~" + hex.EncodeToString([]byte(s))
+}
+
+// safe reports whether every byte of s is in [A-Za-z0-9._-].
+func safe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

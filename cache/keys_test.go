@@ -1,0 +1,127 @@
+package cache_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vendre-extend/gateway/cache"
+)
+
+func TestKeys(t *testing.T) {
+	var k cache.Keys
+	tests := []struct {
+		name, got, want string
+	}{
+		{"AllPrefix", k.AllPrefix(), "v1:"},
+		{"CustomerPrefix", k.CustomerPrefix("10001"), "v1:c:10001:"},
+		{"OrderList", k.OrderList("10001", "2025-01-01", "2025-12-31", 2, 25), "v1:c:10001:orders:2025-01-01:2025-12-31:2:25"},
+		{"Order", k.Order("10001", "500123"), "v1:c:10001:order:500123"},
+		{"InvoiceList", k.InvoiceList("A_b-9", "2025-01-01", "2025-12-31", 1, 100), "v1:c:A_b-9:invoices:2025-01-01:2025-12-31:1:100"},
+		{"Invoice", k.Invoice("10001", "F-1.2"), "v1:c:10001:invoice:F-1.2"},
+		{"CreditInvoiceList", k.CreditInvoiceList("10001", "2025-01-01", "2025-12-31", 1, 25), "v1:c:10001:credit-invoices:2025-01-01:2025-12-31:1:25"},
+		{"OrderRecord", k.OrderRecord("500123"), "v1:rec:order:500123"},
+		{"InvoiceRecord", k.InvoiceRecord("9001"), "v1:rec:invoice:9001"},
+		{"id with colon", k.Order("10001", "1:2"), "v1:c:10001:order:~313a32"},
+		{"id with star", k.Order("10001", "*"), "v1:c:10001:order:~2a"},
+		{"empty id", k.Order("10001", ""), "v1:c:10001:order:~"},
+		{"non-ASCII id", k.Invoice("10001", "ö"), "v1:c:10001:invoice:~c3b6"},
+		{"customer outside the rule", k.CustomerPrefix("a:b"), "v1:c:~613a62:"},
+		{"record with space", k.OrderRecord("1 2"), "v1:rec:order:~312032"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
+			}
+		})
+	}
+}
+
+// tricky are customer numbers and ids chosen to collide under a careless
+// scheme: shifted digits, separators, glob characters, the escape marker.
+var tricky = []string{
+	"1", "11", "10001", "1000", "100011", "01", "", "~", "~31", "~313a32",
+	"1:2", "1:order:2", ":", "*", "?", "[a]", `\`, "a b", "ö", "1.2", "-", "_",
+	"orders", "order", "2025-01-01:2025-12-31:1:25",
+}
+
+// TestKeysNeverCollide builds every key from every combination of tricky
+// inputs and checks that no two different calls give the same key.
+func TestKeysNeverCollide(t *testing.T) {
+	var k cache.Keys
+	seen := map[string]string{} // key -> call that built it
+	add := func(call, key string) {
+		t.Helper()
+		if prev, ok := seen[key]; ok && prev != call {
+			t.Errorf("%s and %s both give %q", prev, call, key)
+		}
+		seen[key] = call
+	}
+	for _, a := range tricky {
+		add("OrderRecord("+a+")", k.OrderRecord(a))
+		add("InvoiceRecord("+a+")", k.InvoiceRecord(a))
+		for _, b := range tricky {
+			add("Order("+a+", "+b+")", k.Order(a, b))
+			add("Invoice("+a+", "+b+")", k.Invoice(a, b))
+			add("OrderList("+a+", "+b+")", k.OrderList(a, b, "2025-12-31", 1, 25))
+			add("InvoiceList("+a+", "+b+")", k.InvoiceList(a, "2025-01-01", b, 1, 25))
+			add("CreditInvoiceList("+a+", "+b+")", k.CreditInvoiceList(a, b, b, 1, 25))
+		}
+	}
+	if k.Order("10001", "1") == k.Order("1000", "11") {
+		t.Errorf(`Order("10001", "1") == Order("1000", "11")`)
+	}
+}
+
+// TestKeysStayInTheirCustomer checks that a customer's prefix starts all of
+// that customer's keys and none of anyone else's, whatever the id, and that
+// no key holds a glob character.
+func TestKeysStayInTheirCustomer(t *testing.T) {
+	var k cache.Keys
+	for _, owner := range tricky {
+		for _, id := range tricky {
+			for _, key := range []string{
+				k.Order(owner, id), k.Invoice(owner, id),
+				k.OrderList(owner, id, id, 1, 25),
+				k.InvoiceList(owner, id, id, 1, 25),
+				k.CreditInvoiceList(owner, id, id, 1, 25),
+			} {
+				if strings.ContainsAny(key, `*?[]\`) {
+					t.Errorf("key %q holds a glob character", key)
+				}
+				if !strings.HasPrefix(key, k.AllPrefix()) {
+					t.Errorf("key %q does not start with AllPrefix %q", key, k.AllPrefix())
+				}
+				for _, other := range tricky {
+					if got, want := strings.HasPrefix(key, k.CustomerPrefix(other)), other == owner; got != want {
+						t.Errorf("key %q of customer %q: HasPrefix(CustomerPrefix(%q)) = %v, want %v", key, owner, other, got, want)
+					}
+				}
+			}
+		}
+		if strings.HasPrefix(k.OrderRecord(owner), k.CustomerPrefix(owner)) {
+			t.Errorf("OrderRecord(%q) is inside a customer's prefix", owner)
+		}
+	}
+}
+
+// FuzzOrder checks, for any two (customer, id) pairs, that the keys differ
+// when the pairs do, and that each key stays under its customer's prefix.
+func FuzzOrder(f *testing.F) {
+	f.Add("10001", "1", "1000", "11")
+	f.Add("1", "2:order:3", "1:order:2", "3")
+	f.Add("a", "~31", "a", "1")
+	var k cache.Keys
+	f.Fuzz(func(t *testing.T, c1, id1, c2, id2 string) {
+		k1, k2 := k.Order(c1, id1), k.Order(c2, id2)
+		if (k1 == k2) != (c1 == c2 && id1 == id2) {
+			t.Errorf("Order(%q, %q) = %q, Order(%q, %q) = %q", c1, id1, k1, c2, id2, k2)
+		}
+		if !strings.HasPrefix(k1, k.CustomerPrefix(c1)) {
+			t.Errorf("Order(%q, %q) = %q, not under CustomerPrefix %q", c1, id1, k1, k.CustomerPrefix(c1))
+		}
+		if c1 != c2 && strings.HasPrefix(k1, k.CustomerPrefix(c2)) {
+			t.Errorf("Order(%q, %q) = %q is under CustomerPrefix(%q)", c1, id1, k1, c2)
+		}
+	})
+}
