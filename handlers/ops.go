@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vendre-extend/gateway/api"
+	"github.com/vendre-extend/gateway/cache"
+)
+
+// keys builds every cache key.
+var keys cache.Keys
+
+// healthz answers the liveness probe: the process serves.
+func (h *handler) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, api.Health{Status: "ok"})
+}
+
+// readyz answers the readiness probe: 200 when Redis (if configured)
+// answers and the ERP is not known to be down, else 503 naming the part.
+func (h *handler) readyz(c echo.Context) error {
+	checks := map[string]string{"erp": "ok"}
+	ready := true
+	if h.d.Redis != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
+		defer cancel()
+		checks["redis"] = "ok"
+		if err := h.d.Redis.Ping(ctx); err != nil {
+			checks["redis"] = "down"
+			ready = false
+		}
+	}
+	if h.d.Pull.ERPDown() {
+		checks["erp"] = "down"
+		ready = false
+	}
+	if !ready {
+		return c.JSON(http.StatusServiceUnavailable, api.Health{Status: "unavailable", Checks: checks})
+	}
+	return c.JSON(http.StatusOK, api.Health{Status: "ok", Checks: checks})
+}
+
+// flush answers POST /admin/cache/flush: one customer's answers with
+// customer_no, else every answer and record of the gateway.
+func (h *handler) flush(c echo.Context) error {
+	q := c.QueryParams()
+	prefix := keys.AllPrefix()
+	if _, given := q["customer_no"]; given {
+		customerNo, err := single(q, "customer_no")
+		if err != nil {
+			return err
+		}
+		if !matchChars(customerNo, 32, false) {
+			return badParam("customer_no")
+		}
+		prefix = keys.CustomerPrefix(customerNo)
+	}
+	n, err := h.d.Cache.DeletePrefix(c.Request().Context(), prefix)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, api.Flushed{Flushed: n})
+}

@@ -1,0 +1,112 @@
+package handlers
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vendre-extend/gateway/pull"
+)
+
+// contentJSON is the content type of every JSON answer.
+const contentJSON = "application/json; charset=utf-8"
+
+// orderList answers GET /v1/orders.
+func (h *handler) orderList(c echo.Context) error {
+	customerNo, q, err := parseList(h.validator(c), c.QueryParams(), h.today())
+	if err != nil {
+		return err
+	}
+	a, err := h.d.Pull.OrderList(c.Request().Context(), customerNo, q)
+	return writeAnswer(c, a, err)
+}
+
+// order answers GET /v1/orders/{id}.
+func (h *handler) order(c echo.Context) error {
+	p, err := parseDetail(h.validator(c), c.QueryParams(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	a, err := h.d.Pull.Order(c.Request().Context(), p.CustomerNo, p.ID)
+	return writeAnswer(c, a, err)
+}
+
+// invoiceList answers GET /v1/invoices.
+func (h *handler) invoiceList(c echo.Context) error {
+	customerNo, q, err := parseList(h.validator(c), c.QueryParams(), h.today())
+	if err != nil {
+		return err
+	}
+	a, err := h.d.Pull.InvoiceList(c.Request().Context(), customerNo, q)
+	return writeAnswer(c, a, err)
+}
+
+// invoice answers GET /v1/invoices/{id}.
+func (h *handler) invoice(c echo.Context) error {
+	p, err := parseDetail(h.validator(c), c.QueryParams(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	a, err := h.d.Pull.Invoice(c.Request().Context(), p.CustomerNo, p.ID)
+	return writeAnswer(c, a, err)
+}
+
+// document streams the PDF behind a pdf_link: GET /v1/documents/{token}.
+// The token is the credential; no API key is needed.
+func (h *handler) document(c echo.Context) error {
+	doc, err := h.d.Pull.Document(c.Request().Context(), c.Param("token"))
+	if err != nil {
+		return err
+	}
+	defer doc.Body.Close()
+	hd := c.Response().Header()
+	hd.Set("X-Cache", pull.Miss)
+	hd.Set("Cache-Control", "private, no-store")
+	hd.Set("Content-Disposition", "inline")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	if doc.Length > 0 {
+		hd.Set(echo.HeaderContentLength, strconv.FormatInt(doc.Length, 10))
+	}
+	c.Response().WriteHeader(http.StatusOK)
+	hd.Set(echo.HeaderContentType, "application/pdf")
+	_, err = io.Copy(c.Response(), doc.Body)
+	return err
+}
+
+// writeAnswer writes a finished answer as it is, with its cache headers.
+func writeAnswer(c echo.Context, a pull.Answer, err error) error {
+	if err != nil {
+		return err
+	}
+	hd := c.Response().Header()
+	hd.Set("X-Cache", a.Cache)
+	hd.Set("Cache-Status", cacheStatus(a))
+	hd.Set("Cache-Control", "private, no-store")
+	if a.Age > 0 {
+		hd.Set("Age", strconv.Itoa(int(a.Age/time.Second)))
+	}
+	return c.Blob(http.StatusOK, contentJSON, a.Body)
+}
+
+// cacheStatus renders the RFC 9211 Cache-Status field for an answer.
+func cacheStatus(a pull.Answer) string {
+	switch a.Cache {
+	case pull.Hit, pull.Stale:
+		return fmt.Sprintf("gateway; hit; ttl=%d", int(a.TTL/time.Second))
+	default:
+		return "gateway; fwd=miss; stored"
+	}
+}
+
+func (h *handler) today() time.Time {
+	y, m, d := h.d.Now().In(h.d.Location).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func (h *handler) validator(c echo.Context) *structValidator {
+	return c.Echo().Validator.(*structValidator)
+}

@@ -1,0 +1,217 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vendre-extend/gateway/cache"
+	"github.com/vendre-extend/gateway/cache/cachetest"
+	"github.com/vendre-extend/gateway/doclink"
+	"github.com/vendre-extend/gateway/erp"
+	"github.com/vendre-extend/gateway/erp/extendsim"
+	"github.com/vendre-extend/gateway/handlers"
+	"github.com/vendre-extend/gateway/mapping"
+	"github.com/vendre-extend/gateway/pull"
+	"github.com/vendre-extend/gateway/schemas"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// The fixed clock of every test: sample data and "today" follow it.
+var testNow = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+const (
+	testKey   = "vendre-key-1"
+	testAdmin = "admin-token-1"
+	secret    = "erp-secret"
+)
+
+// env is a gateway wired as in production: the real router, pull service,
+// ERP client (over HTTP to a simulated Extend Commerce), mapping, schemas
+// and a real cache store.
+type env struct {
+	e     *echo.Echo
+	sim   *extendsim.Server
+	svc   *pull.Service
+	store storeFlusher
+	links *doclink.Signer
+	now   time.Time // the start of the test's clock
+	clock *clock
+}
+
+// clock is a settable clock shared by the simulated ERP, the mapping and
+// the pull service.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type envOption func(*envConfig)
+
+type storeFlusher interface {
+	pull.Store
+	handlers.Flusher
+}
+
+// withStore makes the env cache in store (e.g. another env's, as a second
+// replica would); pinger, if not nil, is its readiness check.
+func withStore(store storeFlusher, pinger handlers.Pinger) envOption {
+	return func(c *envConfig) { c.store, c.pinger = store, pinger }
+}
+
+// withBudget sets the ERP budget of one request (EXTEND_TIMEOUT).
+func withBudget(d time.Duration) envOption { return func(c *envConfig) { c.pull.Budget = d } }
+
+type envConfig struct {
+	redis    bool
+	store    storeFlusher
+	pull     pull.Config
+	validate pull.Validator
+	pinger   handlers.Pinger
+}
+
+// withRedis makes the env cache in a real Redis (cachetest).
+func withRedis() envOption { return func(c *envConfig) { c.redis = true } }
+
+// withTTL sets the freshness of list and detail answers and the stale window.
+func withTTL(list, detail, staleFor time.Duration) envOption {
+	return func(c *envConfig) { c.pull.TTLList, c.pull.TTLDetail, c.pull.StaleFor = list, detail, staleFor }
+}
+
+// withValidator replaces the schema check.
+func withValidator(v pull.Validator) envOption { return func(c *envConfig) { c.validate = v } }
+
+func newEnv(t testing.TB, opts ...envOption) *env {
+	t.Helper()
+	cfg := envConfig{pull: pull.Config{TTLList: time.Minute, TTLDetail: 5 * time.Minute, StaleFor: 24 * time.Hour, Budget: 2 * time.Second}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	clk := &clock{t: testNow}
+	clock := clk.Now
+	cfg.pull.Now = clock
+	sim := extendsim.New(extendsim.Options{ClientID: "gw", ClientSecret: secret, Now: clock, Customers: 5})
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	client, err := erp.New(erp.Config{BaseURL: ts.URL, ClientID: "gw", ClientSecret: secret, CallTimeout: time.Second, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := time.LoadLocation("Europe/Stockholm")
+	mapper, err := mapping.New(mapping.Options{Locale: "sv-SE", Currency: "SEK", Location: loc, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &env{sim: sim, now: testNow, clock: clk}
+	redisPing := cfg.pinger
+	switch {
+	case cfg.store != nil:
+		ev.store = cfg.store
+	case cfg.redis:
+		rdb, prefix := cachetest.Redis(t)
+		r := cache.NewRedis(rdb, prefix)
+		ev.store, redisPing = r, r
+	default:
+		ev.store = cache.NewMemory(32 << 20)
+	}
+	var v pull.Validator = set
+	if cfg.validate != nil {
+		v = cfg.validate
+	}
+	ev.links = doclink.New(doclink.DeriveKey(secret), "https://gw.example.test", clock)
+	ev.svc = pull.New(client, ev.store, v, mapper, ev.links, cfg.pull, nil)
+	ev.e = handlers.New(handlers.Deps{
+		Pull: ev.svc, Cache: ev.store, Redis: redisPing,
+		APIKeys: []string{"other-key", testKey}, AdminToken: testAdmin,
+		Location: loc, Now: clock,
+	})
+	return ev
+}
+
+// get sends a GET through the real router with the test API key.
+func (ev *env) get(t testing.TB, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	return ev.do(t, http.MethodGet, target, map[string]string{"X-Api-Key": testKey})
+}
+
+func (ev *env) do(t testing.TB, method, target string, header map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	ev.e.ServeHTTP(rec, req)
+	return rec
+}
+
+// decode unmarshals a JSON answer, failing the test on bad JSON.
+func decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("answer is not JSON: %v\n%s", err, rec.Body)
+	}
+	return v
+}
+
+// golden compares got with testdata/name.golden.json (rewritten by
+// -update) and checks the golden file against its schema.
+func golden(t *testing.T, name, schema string, got []byte) {
+	t.Helper()
+	var pretty any
+	if err := json.Unmarshal(got, &pretty); err != nil {
+		t.Fatalf("%s: not JSON: %v", name, err)
+	}
+	b, _ := json.MarshalIndent(pretty, "", "  ")
+	b = append(b, '\n')
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./handlers -update)", err)
+	}
+	if string(want) != string(b) {
+		t.Errorf("%s differs from %s (run with -update and review the diff)\ngot:\n%s", name, path, b)
+	}
+	set, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Validate(schema, want); err != nil {
+		t.Errorf("golden %s fails schema %s: %v", path, schema, err)
+	}
+}
+
+func ctx() context.Context { return context.Background() }
