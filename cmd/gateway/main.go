@@ -1,0 +1,209 @@
+// Command gateway serves Vendre's pull API from Extend Commerce.
+//
+// With nothing configured it starts in demo mode: an in-process simulated
+// Extend Commerce with sample data, and an in-memory cache. See README.md
+// and shared/spec/contract.md for the settings and commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // TIMEZONE works in a minimal image too
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vendre-extend/gateway/cache"
+	"github.com/vendre-extend/gateway/doclink"
+	"github.com/vendre-extend/gateway/erp"
+	"github.com/vendre-extend/gateway/erp/extendsim"
+	"github.com/vendre-extend/gateway/handlers"
+	"github.com/vendre-extend/gateway/mapping"
+	"github.com/vendre-extend/gateway/pull"
+	"github.com/vendre-extend/gateway/schemas"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run parses the command line and runs the chosen command until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		cfg, _, err := parseConfig("gateway", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, newLogger(cfg, stderr), nil)
+	case "probe":
+		return probe(ctx, args, getenv, stdout, stderr)
+	case "flush":
+		return flush(ctx, args, getenv, stdout, stderr)
+	}
+	return fmt.Errorf("gateway: unknown command %q (want serve, probe or flush)", cmd)
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// serve runs the gateway until ctx ends, then shuts down gracefully:
+// in-flight requests finish first. listening, if not nil, is told the
+// address once the server listens.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(addr string)) error {
+	log.Info("starting", cfg.LogValue()...)
+
+	if cfg.Demo() {
+		stopSim, err := startDemoERP(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer stopSim()
+	}
+
+	var store interface {
+		pull.Store
+		handlers.Flusher
+	}
+	var redisPing handlers.Pinger
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("config: REDIS_URL: %v", errors.Unwrap(err))
+		}
+		// Fail fast when Redis is down: the gateway then answers from the
+		// ERP instead of waiting on go-redis's default retries.
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
+		opts.DialerRetries, opts.MaxRetries = 1, 1
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := rdb.Ping(pctx).Err(); err != nil {
+			// Serve anyway: a Redis outage must not stop My Account.
+			log.Warn("redis does not answer; serving without it until it does", "err", err)
+		}
+		cancel()
+		r := cache.NewRedis(rdb, "")
+		store, redisPing = r, r
+	} else {
+		store = cache.NewMemory(128 << 20)
+	}
+
+	client, err := erp.New(erp.Config{
+		BaseURL:      cfg.ExtendBaseURL,
+		ClientID:     cfg.ExtendClientID,
+		ClientSecret: cfg.ExtendClientSecret,
+		Logger:       log,
+	})
+	if err != nil {
+		return fmt.Errorf("config: EXTEND_BASE_URL: %w", err)
+	}
+	set, err := schemas.Load()
+	if err != nil {
+		return err
+	}
+	mapper, err := mapping.New(mapping.Options{Locale: cfg.Locale, Currency: cfg.Currency, Location: cfg.Location})
+	if err != nil {
+		return fmt.Errorf("config: LOCALE/CURRENCY: %w", err)
+	}
+	secret := cfg.DocumentSecret
+	if secret == "" {
+		secret = cfg.ExtendClientSecret
+	}
+	links := doclink.New(doclink.DeriveKey(secret), cfg.PublicBaseURL, nil)
+	svc := pull.New(client, store, set, mapper, links, pull.Config{
+		TTLList: cfg.CacheTTLList, TTLDetail: cfg.CacheTTLDetail,
+		StaleFor: cfg.CacheStaleFor, Budget: cfg.ExtendTimeout,
+	}, log)
+
+	e := handlers.New(handlers.Deps{
+		Pull: svc, Cache: store, Redis: redisPing,
+		APIKeys: cfg.VendreAPIKeys, AdminToken: cfg.AdminToken,
+		Location: cfg.Location, Logger: log,
+	})
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      cfg.ExtendTimeout + 30*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("config: LISTEN_ADDR: %w", err)
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ExtendTimeout+10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// startDemoERP starts the simulated Extend Commerce on a loopback port and
+// points cfg at it, so demo mode runs the production client over real HTTP.
+func startDemoERP(cfg *Config, log *slog.Logger) (stop func(), err error) {
+	const id, secret = "demo-client", "demo-secret"
+	sim := extendsim.New(extendsim.Options{ClientID: id, ClientSecret: secret})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	cfg.ExtendBaseURL = "http://" + ln.Addr().String()
+	cfg.ExtendClientID, cfg.ExtendClientSecret = id, secret
+	cfg.VendreAPIKeys = append(cfg.VendreAPIKeys, demoKey)
+	log.Info("demo mode: simulated Extend Commerce with sample data",
+		"erp", cfg.ExtendBaseURL, "api_key", demoKey, "customers", sim.SampleCustomers(),
+		"try", "curl -H 'X-Api-Key: demo' 'localhost"+portOf(cfg.ListenAddr)+"/v1/orders?customer_no=10001'")
+	return func() { _ = srv.Close() }, nil
+}
+
+func portOf(addr string) string {
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		return addr[i:]
+	}
+	return ""
+}
