@@ -8,11 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vendre-extend/gateway/api"
-	"github.com/vendre-extend/gateway/cache"
 )
-
-// keys builds every cache key.
-var keys cache.Keys
 
 // healthz answers the liveness probe: the process serves.
 func (h *handler) healthz(c echo.Context) error {
@@ -47,18 +43,21 @@ func (h *handler) readyz(c echo.Context) error {
 // customer_no, else every answer and record of the gateway.
 func (h *handler) flush(c echo.Context) error {
 	q := c.QueryParams()
-	prefix := keys.AllPrefix()
+	ctx := c.Request().Context()
+	var n int
+	var err error
 	if _, given := q["customer_no"]; given {
-		customerNo, err := single(q, "customer_no")
-		if err != nil {
-			return err
+		customerNo, perr := single(q, "customer_no")
+		if perr != nil {
+			return perr
 		}
 		if !matchChars(customerNo, 32, false) {
 			return badParam("customer_no")
 		}
-		prefix = keys.CustomerPrefix(customerNo)
+		n, err = h.d.Pull.FlushCustomer(ctx, customerNo)
+	} else {
+		n, err = h.d.Pull.FlushAll(ctx)
 	}
-	n, err := h.d.Cache.DeletePrefix(c.Request().Context(), prefix)
 	if err != nil {
 		return err
 	}

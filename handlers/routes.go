@@ -26,11 +26,8 @@ type Puller interface {
 	Invoice(ctx context.Context, customerNo, id string) (pull.Answer, error)
 	Document(ctx context.Context, token string) (*erp.Document, error)
 	ERPDown() bool
-}
-
-// Flusher removes cached answers by key prefix; the cache stores have it.
-type Flusher interface {
-	DeletePrefix(ctx context.Context, prefix string) (int, error)
+	FlushCustomer(ctx context.Context, customerNo string) (int, error)
+	FlushAll(ctx context.Context) (int, error)
 }
 
 // Pinger checks a dependency (Redis) for readiness.
@@ -41,7 +38,6 @@ type Pinger interface {
 // Deps is what the handlers are built from.
 type Deps struct {
 	Pull       Puller
-	Cache      Flusher
 	Redis      Pinger // nil: no Redis configured
 	APIKeys    []string
 	AdminToken string // "": admin endpoints answer 404

@@ -71,10 +71,7 @@ func (c *clock) Advance(d time.Duration) {
 
 type envOption func(*envConfig)
 
-type storeFlusher interface {
-	pull.Store
-	handlers.Flusher
-}
+type storeFlusher = pull.Store
 
 // withStore makes the env cache in store (e.g. another env's, as a second
 // replica would); pinger, if not nil, is its readiness check.
@@ -148,7 +145,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	ev.links = doclink.New(doclink.DeriveKey(secret), "https://gw.example.test", clock)
 	ev.svc = pull.New(client, ev.store, v, mapper, ev.links, cfg.pull, nil)
 	ev.e = handlers.New(handlers.Deps{
-		Pull: ev.svc, Cache: ev.store, Redis: redisPing,
+		Pull: ev.svc, Redis: redisPing,
 		APIKeys: []string{"other-key", testKey}, AdminToken: testAdmin,
 		Location: loc, Now: clock,
 	})

@@ -30,12 +30,10 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/vendre-extend/gateway/api"
 	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/doclink"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/mapping"
-	"github.com/vendre-extend/gateway/schemas"
 )
 
 // keys builds every cache key.
@@ -65,6 +63,7 @@ type ERP interface {
 type Store interface {
 	Get(ctx context.Context, key string) ([]byte, bool, error)
 	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	DeletePrefix(ctx context.Context, prefix string) (int, error)
 }
 
 // Validator checks an answer against the named JSON Schema.
@@ -82,7 +81,26 @@ type Config struct {
 	Budget time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observer is told what the cache did; nil means nobody.
+	Observer Observer
 }
+
+// Observer is told of every cache outcome, for metrics. Its methods must be
+// cheap and safe for concurrent use.
+type Observer interface {
+	// CacheResult is called once per request with Hit, Miss or Stale.
+	CacheResult(endpoint, result string)
+	// Coalesced is called for a request that waited on another's fetch.
+	Coalesced(endpoint string)
+	// Fetch is called for every fill from the ERP.
+	Fetch(endpoint string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) CacheResult(string, string) {}
+func (nopObserver) Coalesced(string)           {}
+func (nopObserver) Fetch(string)               {}
 
 // Service answers the pull calls. It is safe for concurrent use.
 type Service struct {
@@ -94,6 +112,7 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	now     func() time.Time
+	obs     Observer
 
 	flight singleflight.Group
 	health erpHealth
@@ -109,7 +128,11 @@ func New(e ERP, store Store, v Validator, m *mapping.Mapper, links *doclink.Sign
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{erp: e, store: store, schemas: v, mapper: m, links: links, cfg: cfg, log: log, now: now}
+	obs := cfg.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &Service{erp: e, store: store, schemas: v, mapper: m, links: links, cfg: cfg, log: log, now: now, obs: obs}
 }
 
 // Cache outcomes, as sent in X-Cache.
@@ -133,119 +156,6 @@ type ListQuery struct {
 	Page, PerPage int
 }
 
-// OrderList answers GET /v1/orders.
-func (s *Service) OrderList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
-	key := keys.OrderList(customerNo, q.From, q.To, q.Page, q.PerPage)
-	return s.serve(ctx, key, s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
-		page, err := s.erp.OrderHeaders(ctx, erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, Page: q.Page, PageSize: q.PerPage})
-		if err != nil && !errors.Is(err, erp.ErrNotFound) {
-			return nil, err
-		}
-		recs, err := s.erp.Orders(ctx, page.Items, s.reuseOrder)
-		if err != nil {
-			return nil, err
-		}
-		out := api.OrderList{Orders: make([]api.OrderRow, 0, len(recs)), Page: q.Page, PerPage: q.PerPage, Total: page.TotalCount}
-		for _, o := range recs {
-			s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o)
-			if o.CustomerNumber != customerNo {
-				s.log.Warn("erp listed a record of another customer; dropped", "order", o.OrderNumber, "customer_no", customerNo)
-				continue
-			}
-			out.Orders = append(out.Orders, s.mapper.OrderRow(o))
-		}
-		return s.encode(schemas.OrderList, out)
-	})
-}
-
-// Order answers GET /v1/orders/{id}. It returns ErrNotFound for an order
-// that is missing or belongs to another customer.
-func (s *Service) Order(ctx context.Context, customerNo, id string) (Answer, error) {
-	return s.serve(ctx, keys.Order(customerNo, id), s.cfg.TTLDetail, func(ctx context.Context) ([]byte, error) {
-		o, err := s.erp.Order(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o)
-		if o.CustomerNumber != customerNo {
-			return nil, ErrNotFound
-		}
-		return s.encode(schemas.Order, s.mapper.Order(o))
-	})
-}
-
-// InvoiceList answers GET /v1/invoices.
-func (s *Service) InvoiceList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
-	key := keys.InvoiceList(customerNo, q.From, q.To, q.Page, q.PerPage)
-	return s.serve(ctx, key, s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
-		page, err := s.erp.InvoiceHeaders(ctx, erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, Page: q.Page, PageSize: q.PerPage})
-		if err != nil && !errors.Is(err, erp.ErrNotFound) {
-			return nil, err
-		}
-		recs, err := s.erp.Invoices(ctx, page.Items, s.reuseInvoice)
-		if err != nil {
-			return nil, err
-		}
-		out := api.InvoiceList{Invoices: make([]api.InvoiceRow, 0, len(recs)), Page: q.Page, PerPage: q.PerPage, Total: page.TotalCount}
-		for _, inv := range recs {
-			s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
-			if inv.CustomerNumber != customerNo {
-				s.log.Warn("erp listed a record of another customer; dropped", "invoice", inv.InvoiceNumber, "customer_no", customerNo)
-				continue
-			}
-			out.Invoices = append(out.Invoices, s.mapper.InvoiceRow(inv))
-		}
-		return s.encode(schemas.InvoiceList, out)
-	})
-}
-
-// Invoice answers GET /v1/invoices/{id}. It returns ErrNotFound for an
-// invoice that is missing or belongs to another customer.
-func (s *Service) Invoice(ctx context.Context, customerNo, id string) (Answer, error) {
-	return s.serve(ctx, keys.Invoice(customerNo, id), s.cfg.TTLDetail, func(ctx context.Context) ([]byte, error) {
-		inv, err := s.erp.Invoice(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
-		if inv.CustomerNumber != customerNo {
-			return nil, ErrNotFound
-		}
-		// The link must outlive every copy of this answer, stale ones too.
-		expires := s.now().Add(s.cfg.TTLDetail + s.cfg.StaleFor + time.Hour)
-		return s.encode(schemas.Invoice, s.mapper.Invoice(inv, s.links.Link(customerNo, inv.InvoiceNumber, expires)))
-	})
-}
-
-// Document returns the PDF behind a pdf_link token. It returns ErrNotFound
-// for a forged or expired token, or one whose invoice is no longer the
-// named customer's. The caller closes the document's Body.
-func (s *Service) Document(ctx context.Context, token string) (*erp.Document, error) {
-	customerNo, invoiceNo, err := s.links.Parse(token)
-	if err != nil {
-		return nil, ErrNotFound
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Budget)
-	inv, err := s.erp.Invoice(ctx, invoiceNo)
-	if err != nil {
-		cancel()
-		s.health.observe(err, s.now())
-		return nil, fmt.Errorf("pull: document %s: %w", invoiceNo, err)
-	}
-	if inv.CustomerNumber != customerNo {
-		cancel()
-		return nil, ErrNotFound
-	}
-	doc, err := s.erp.InvoicePDF(ctx, invoiceNo)
-	s.health.observe(err, s.now())
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("pull: document %s: %w", invoiceNo, err)
-	}
-	doc.Body = &cancelOnClose{ReadCloser: doc.Body, cancel: cancel}
-	return doc, nil
-}
-
 // encode marshals v and checks it against the named schema.
 func (s *Service) encode(schema string, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
@@ -259,28 +169,34 @@ func (s *Service) encode(schema string, v any) ([]byte, error) {
 }
 
 // serve answers from the cache under key, or builds the answer with build.
-func (s *Service) serve(ctx context.Context, key string, ttl time.Duration, build func(context.Context) ([]byte, error)) (Answer, error) {
+//
+// endpoint names the call for the counters (Observer), e.g. "orders".
+func (s *Service) serve(ctx context.Context, endpoint, key string, ttl time.Duration, build func(context.Context) ([]byte, error)) (Answer, error) {
 	now := s.now()
 	ent, found := s.lookup(ctx, key)
 	if found {
 		age := now.Sub(ent.built)
 		if age < ttl {
 			s.stats.Hits.Add(1)
+			s.obs.CacheResult(endpoint, Hit)
 			return Answer{Body: ent.body, Cache: Hit, Age: age, TTL: ttl - age}, nil
 		}
 		if age < ttl+s.cfg.StaleFor {
 			// Stale-while-revalidate: one background refresh per key.
 			s.stats.Stale.Add(1)
-			s.flight.DoChan(key, func() (any, error) { return s.fill(ctx, key, ttl, build) })
+			s.obs.CacheResult(endpoint, Stale)
+			s.flight.DoChan(key, func() (any, error) { return s.fill(ctx, endpoint, key, ttl, build) })
 			return Answer{Body: ent.body, Cache: Stale, Age: age, TTL: ttl - age}, nil
 		}
 	}
 	s.stats.Misses.Add(1)
-	ch := s.flight.DoChan(key, func() (any, error) { return s.fill(ctx, key, ttl, build) })
+	s.obs.CacheResult(endpoint, Miss)
+	ch := s.flight.DoChan(key, func() (any, error) { return s.fill(ctx, endpoint, key, ttl, build) })
 	select {
 	case res := <-ch:
 		if res.Shared {
 			s.stats.Coalesced.Add(1)
+			s.obs.Coalesced(endpoint)
 		}
 		if res.Err != nil {
 			return Answer{}, res.Err
@@ -294,10 +210,11 @@ func (s *Service) serve(ctx context.Context, key string, ttl time.Duration, buil
 // fill builds the answer for key within the ERP budget, detached from the
 // caller's context so that a caller who hangs up does not cancel the work
 // others wait for, and stores it.
-func (s *Service) fill(ctx context.Context, key string, ttl time.Duration, build func(context.Context) ([]byte, error)) ([]byte, error) {
+func (s *Service) fill(ctx context.Context, endpoint, key string, ttl time.Duration, build func(context.Context) ([]byte, error)) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Budget)
 	defer cancel()
 	s.stats.Fetches.Add(1)
+	s.obs.Fetch(endpoint)
 	body, err := build(ctx)
 	s.health.observe(err, s.now())
 	if err != nil {

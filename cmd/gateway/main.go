@@ -84,10 +84,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 		defer stopSim()
 	}
 
-	var store interface {
-		pull.Store
-		handlers.Flusher
-	}
+	var store pull.Store
 	var redisPing handlers.Pinger
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
@@ -140,7 +137,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 	}, log)
 
 	e := handlers.New(handlers.Deps{
-		Pull: svc, Cache: store, Redis: redisPing,
+		Pull: svc, Redis: redisPing,
 		APIKeys: cfg.VendreAPIKeys, AdminToken: cfg.AdminToken,
 		Location: cfg.Location, Logger: log,
 	})

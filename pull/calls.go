@@ -1,0 +1,161 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vendre-extend/gateway/api"
+	"github.com/vendre-extend/gateway/erp"
+	"github.com/vendre-extend/gateway/schemas"
+)
+
+// OrderList answers GET /v1/orders.
+func (s *Service) OrderList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
+	key := keys.OrderList(customerNo, q.From, q.To, q.Page, q.PerPage)
+	return s.serve(ctx, "orders", key, s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
+		page, err := s.erp.OrderHeaders(ctx, erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, Page: q.Page, PageSize: q.PerPage})
+		if err != nil && !errors.Is(err, erp.ErrNotFound) {
+			return nil, err
+		}
+		recs, err := s.erp.Orders(ctx, page.Items, s.reuseOrder)
+		if err != nil {
+			return nil, err
+		}
+		out := api.OrderList{Orders: make([]api.OrderRow, 0, len(recs)), Page: q.Page, PerPage: q.PerPage, Total: page.TotalCount}
+		for _, o := range recs {
+			s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o)
+			if o.CustomerNumber != customerNo {
+				s.log.Warn("erp listed a record of another customer; dropped", "order", o.OrderNumber, "customer_no", customerNo)
+				continue
+			}
+			out.Orders = append(out.Orders, s.mapper.OrderRow(o))
+		}
+		return s.encode(schemas.OrderList, out)
+	})
+}
+
+// Order answers GET /v1/orders/{id}. It returns ErrNotFound for an order
+// that is missing or belongs to another customer.
+func (s *Service) Order(ctx context.Context, customerNo, id string) (Answer, error) {
+	return s.serve(ctx, "order", keys.Order(customerNo, id), s.cfg.TTLDetail, func(ctx context.Context) ([]byte, error) {
+		o, err := s.erp.Order(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o)
+		if o.CustomerNumber != customerNo {
+			return nil, ErrNotFound
+		}
+		return s.encode(schemas.Order, s.mapper.Order(o))
+	})
+}
+
+// InvoiceList answers GET /v1/invoices.
+func (s *Service) InvoiceList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
+	key := keys.InvoiceList(customerNo, q.From, q.To, q.Page, q.PerPage)
+	return s.serve(ctx, "invoices", key, s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
+		page, err := s.erp.InvoiceHeaders(ctx, erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, Page: q.Page, PageSize: q.PerPage})
+		if err != nil && !errors.Is(err, erp.ErrNotFound) {
+			return nil, err
+		}
+		recs, err := s.erp.Invoices(ctx, page.Items, s.reuseInvoice)
+		if err != nil {
+			return nil, err
+		}
+		out := api.InvoiceList{Invoices: make([]api.InvoiceRow, 0, len(recs)), Page: q.Page, PerPage: q.PerPage, Total: page.TotalCount}
+		for _, inv := range recs {
+			s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
+			if inv.CustomerNumber != customerNo {
+				s.log.Warn("erp listed a record of another customer; dropped", "invoice", inv.InvoiceNumber, "customer_no", customerNo)
+				continue
+			}
+			out.Invoices = append(out.Invoices, s.mapper.InvoiceRow(inv))
+		}
+		return s.encode(schemas.InvoiceList, out)
+	})
+}
+
+// Invoice answers GET /v1/invoices/{id}. It returns ErrNotFound for an
+// invoice that is missing or belongs to another customer.
+func (s *Service) Invoice(ctx context.Context, customerNo, id string) (Answer, error) {
+	return s.serve(ctx, "invoice", keys.Invoice(customerNo, id), s.cfg.TTLDetail, func(ctx context.Context) ([]byte, error) {
+		inv, err := s.erp.Invoice(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
+		if inv.CustomerNumber != customerNo {
+			return nil, ErrNotFound
+		}
+		// The link must outlive every copy of this answer, stale ones too.
+		expires := s.now().Add(s.cfg.TTLDetail + s.cfg.StaleFor + time.Hour)
+		return s.encode(schemas.Invoice, s.mapper.Invoice(inv, s.links.Link(customerNo, inv.InvoiceNumber, expires)))
+	})
+}
+
+// Document returns the PDF behind a pdf_link token. It returns ErrNotFound
+// for a forged or expired token, or one whose invoice is no longer the
+// named customer's. The caller closes the document's Body.
+func (s *Service) Document(ctx context.Context, token string) (*erp.Document, error) {
+	customerNo, invoiceNo, err := s.links.Parse(token)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Budget)
+	inv, err := s.erp.Invoice(ctx, invoiceNo)
+	if err != nil {
+		cancel()
+		s.health.observe(err, s.now())
+		return nil, fmt.Errorf("pull: document %s: %w", invoiceNo, err)
+	}
+	if inv.CustomerNumber != customerNo {
+		cancel()
+		return nil, ErrNotFound
+	}
+	doc, err := s.erp.InvoicePDF(ctx, invoiceNo)
+	s.health.observe(err, s.now())
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("pull: document %s: %w", invoiceNo, err)
+	}
+	doc.Body = &cancelOnClose{ReadCloser: doc.Body, cancel: cancel}
+	return doc, nil
+}
+
+// FlushCustomer makes every cached answer of customerNo fresh on its next
+// read, and returns how many entries it removed.
+func (s *Service) FlushCustomer(ctx context.Context, customerNo string) (int, error) {
+	return s.store.DeletePrefix(ctx, keys.CustomerPrefix(customerNo))
+}
+
+// FlushAll removes every cached answer and record of the gateway.
+func (s *Service) FlushAll(ctx context.Context) (int, error) {
+	return s.store.DeletePrefix(ctx, keys.AllPrefix())
+}
+
+// OrderChanged is told that an order changed in the ERP (a webhook): it
+// fetches the order, keeps the new record, and makes its customer's answers
+// fresh on their next read. It returns erp.ErrNotFound for an order the ERP
+// does not have.
+func (s *Service) OrderChanged(ctx context.Context, orderNumber string) error {
+	o, err := s.erp.Order(ctx, orderNumber)
+	if err != nil {
+		return fmt.Errorf("pull: order %s changed: %w", orderNumber, err)
+	}
+	s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o)
+	_, err = s.FlushCustomer(ctx, o.CustomerNumber)
+	return err
+}
+
+// InvoiceChanged is OrderChanged for an invoice.
+func (s *Service) InvoiceChanged(ctx context.Context, invoiceNumber string) error {
+	inv, err := s.erp.Invoice(ctx, invoiceNumber)
+	if err != nil {
+		return fmt.Errorf("pull: invoice %s changed: %w", invoiceNumber, err)
+	}
+	s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
+	_, err = s.FlushCustomer(ctx, inv.CustomerNumber)
+	return err
+}
