@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, _, err := parseConfig("gateway", nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Demo() || cfg.ListenAddr != ":8080" || cfg.ExtendTimeout != 3*time.Second ||
+		cfg.CacheTTLList != time.Minute || cfg.CacheTTLDetail != 5*time.Minute || cfg.CacheStaleFor != 24*time.Hour ||
+		cfg.Locale != "sv-SE" || cfg.Currency != "SEK" || cfg.Location.String() != "Europe/Stockholm" ||
+		cfg.PublicBaseURL != "http://localhost:8080" {
+		t.Errorf("defaults = %+v", cfg)
+	}
+}
+
+func TestConfigFlagsOverrideEnv(t *testing.T) {
+	env := envOf(map[string]string{"LISTEN_ADDR": ":9000", "EXTEND_TIMEOUT": "5s", "VENDRE_API_KEYS": " a1b2c3 , d4e5f6 ,"})
+	cfg, _, err := parseConfig("gateway", []string{"-listen-addr", ":9100"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ListenAddr != ":9100" || cfg.ExtendTimeout != 5*time.Second {
+		t.Errorf("ListenAddr %q ExtendTimeout %v, want :9100 (flag) and 5s (env)", cfg.ListenAddr, cfg.ExtendTimeout)
+	}
+	if got := strings.Join(cfg.VendreAPIKeys, "|"); got != "a1b2c3|d4e5f6" {
+		t.Errorf("VendreAPIKeys = %q", got)
+	}
+}
+
+// TestConfigErrors: a bad value stops the start with one line naming the
+// variable.
+func TestConfigErrors(t *testing.T) {
+	prod := map[string]string{
+		"EXTEND_BASE_URL": "https://erp.example.test/api/v1", "EXTEND_CLIENT_ID": "id",
+		"EXTEND_CLIENT_SECRET": "s3cret-value", "VENDRE_API_KEYS": "key-1",
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range prod {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{with("EXTEND_TIMEOUT", "soon"), "EXTEND_TIMEOUT"},
+		{with("EXTEND_TIMEOUT", "-1s"), "EXTEND_TIMEOUT"},
+		{with("EXTEND_TIMEOUT", "10m"), "EXTEND_TIMEOUT"},
+		{with("CACHE_TTL_LIST", "0"), "CACHE_TTL_LIST"},
+		{with("CACHE_STALE_FOR", "1 day"), "CACHE_STALE_FOR"},
+		{with("EXTEND_BASE_URL", "erp.example.test"), "EXTEND_BASE_URL"},
+		{with("EXTEND_CLIENT_ID", ""), "EXTEND_CLIENT_ID"},
+		{with("EXTEND_CLIENT_SECRET", ""), "EXTEND_CLIENT_SECRET"},
+		{with("VENDRE_API_KEYS", " , "), "VENDRE_API_KEYS"},
+		{with("VENDRE_API_KEYS", "abc"), "VENDRE_API_KEYS"},
+		{with("REDIS_URL", "http://127.0.0.1:6379"), "REDIS_URL"},
+		{with("PUBLIC_BASE_URL", "gateway.example.test"), "PUBLIC_BASE_URL"},
+		{with("TIMEZONE", "Mars/Olympus_Mons"), "TIMEZONE"},
+		{with("LOG_LEVEL", "loud"), "LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			_, _, err := parseConfig("gateway", nil, envOf(tt.env), io.Discard)
+			if err == nil {
+				t.Fatalf("parseConfig(%v) = nil error, want one naming %s", tt.env, tt.want)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Errorf("error = %q, want one line naming %s", msg, tt.want)
+			}
+			if strings.Contains(msg, "s3cret-value") {
+				t.Errorf("error %q shows the secret", msg)
+			}
+		})
+	}
+}
+
+// TestConfigLogMasksSecrets: the start-up log never shows a secret.
+func TestConfigLogMasksSecrets(t *testing.T) {
+	env := envOf(map[string]string{
+		"EXTEND_BASE_URL": "https://erp.example.test", "EXTEND_CLIENT_ID": "id",
+		"EXTEND_CLIENT_SECRET": "erp-secret-1", "VENDRE_API_KEYS": "vendre-key-1",
+		"ADMIN_TOKEN": "admin-token-1", "EXTEND_WEBHOOK_SECRET": "hook-secret-1",
+		"DOCUMENT_SECRET": "doc-secret-1", "REDIS_URL": "redis://user:redis-pass-1@127.0.0.1:6379/0",
+	})
+	cfg, _, err := parseConfig("gateway", nil, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprint(cfg.LogValue()...)
+	for _, s := range []string{"erp-secret-1", "vendre-key-1", "admin-token-1", "hook-secret-1", "doc-secret-1", "redis-pass-1"} {
+		if strings.Contains(line, s) {
+			t.Errorf("start-up log shows %q: %s", s, line)
+		}
+	}
+}

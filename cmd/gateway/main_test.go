@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeDemo starts the gateway in demo mode as main would, reads
+// customer 10001's orders over real HTTP, and shuts it down.
+func TestServeDemo(t *testing.T) {
+	cfg, _, err := parseConfig("gateway", []string{"-listen-addr", "127.0.0.1:0"}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(a string) { addr <- a })
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve ended at start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not start listening")
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/orders?customer_no=10001", nil)
+	req.Header.Set("X-Api-Key", "demo")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"customer_no":"10001"`) {
+		t.Errorf("GET /v1/orders = %d %s, want 200 with customer 10001's orders", res.StatusCode, body)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after shutdown = %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("gateway did not shut down")
+	}
+}
+
+func TestRunUnknownCommand(t *testing.T) {
+	err := run(context.Background(), []string{"fly"}, envOf(nil), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "fly") {
+		t.Errorf("run(fly) = %v, want an error naming the command", err)
+	}
+}
+
+func TestRunBadConfig(t *testing.T) {
+	err := run(context.Background(), nil, envOf(map[string]string{"EXTEND_TIMEOUT": "x"}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "EXTEND_TIMEOUT") {
+		t.Errorf("run with bad EXTEND_TIMEOUT = %v, want an error naming it", err)
+	}
+}
