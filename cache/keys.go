@@ -86,6 +86,76 @@ func (Keys) InvoiceRecord(invoiceNumber string) string {
 	return version + ":rec:invoice:" + seg(invoiceNumber)
 }
 
+// Generations. The store shared by replicas never holds an entry under the
+// bare key above: it holds it under Generation(key, all, cust), the key
+// followed by the flush-all generation and, for a key of a customer, that
+// customer's generation. A flush increments one counter (GenAll or
+// GenCustomer) and every entry written before it becomes unreachable at
+// once, on every replica, without scanning the keyspace; the old entries
+// expire by themselves. Keys added above get this for free: a key that
+// starts with "v1:c:{customerNo}:" is the customer's, any other key only
+// follows GenAll.
+
+// Generation is the key under which key is stored in a shared store while
+// the flush-all generation is all and its customer's generation is cust:
+// "{key}:g{all}.{cust}". The suffix is one more ':'-segment of digits, so
+// distinct (key, all, cust) give distinct keys.
+func (Keys) Generation(key string, all, cust int64) string {
+	b := make([]byte, 0, len(key)+24)
+	b = append(b, key...)
+	b = append(b, ":g"...)
+	b = strconv.AppendInt(b, all, 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, cust, 10)
+	return string(b)
+}
+
+// Scope returns the customer segment of a key built by CustomerPrefix (the
+// customer number as it appears in the key), or "" for a key that belongs
+// to no customer. It does not allocate.
+func (Keys) Scope(key string) string {
+	rest, ok := strings.CutPrefix(key, version+":c:")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexByte(rest, ':'); i > 0 {
+		return rest[:i]
+	}
+	return ""
+}
+
+// CustomerScope is Scope of every key of customerNo.
+func (Keys) CustomerScope(customerNo string) string { return seg(customerNo) }
+
+// GenAll is the counter of flush-all generations, "v1:gen:all".
+func (Keys) GenAll() string { return version + ":gen:all" }
+
+// GenCustomer is the counter of a customer's generations,
+// "v1:gen:c:{scope}", scope as returned by Scope or CustomerScope.
+func (Keys) GenCustomer(scope string) string { return version + ":gen:c:" + scope }
+
+// GenSeq counts every flush of any scope, "v1:gen:seq": a replica that sees
+// it move without having heard of the flush forgets what it knew.
+func (Keys) GenSeq() string { return version + ":gen:seq" }
+
+// Written is the HyperLogLog of the keys written since the last flush of
+// scope ("" for flush-all), which a flush counts: "v1:n:all" or
+// "v1:n:c:{scope}".
+func (Keys) Written(scope string) string {
+	if scope == "" {
+		return version + ":n:all"
+	}
+	return version + ":n:c:" + scope
+}
+
+// FlushChannel is the pub/sub channel on which flushes are announced,
+// "v1:flushes".
+func (Keys) FlushChannel() string { return version + ":flushes" }
+
+// Lock is the key of the short lock held by the replica that fills key,
+// "v1:lock:{key}".
+func (Keys) Lock(key string) string { return version + ":lock:" + key }
+
 // list builds the key of one page of a customer's list of kind.
 func (k Keys) list(customerNo, kind, from, to string, page, perPage int) string {
 	var b strings.Builder
@@ -121,4 +191,28 @@ func safe(s string) bool {
 		}
 	}
 	return true
+}
+
+// Backorders is the key of GET /v1/backorders: "v1:c:{customerNo}:backorders".
+func (k Keys) Backorders(customerNo string) string {
+	return k.CustomerPrefix(customerNo) + "backorders"
+}
+
+// Addresses is the key of GET /v1/addresses: "v1:c:{customerNo}:addresses".
+func (k Keys) Addresses(customerNo string) string {
+	return k.CustomerPrefix(customerNo) + "addresses"
+}
+
+// Price is the key of one product's part of GET /v1/prices for one
+// customer: "v1:c:{customerNo}:price:{productNo}". Prices are per customer,
+// so the key is under the customer's prefix and flushed with it.
+func (k Keys) Price(customerNo, productNo string) string {
+	return k.CustomerPrefix(customerNo) + "price:" + seg(productNo)
+}
+
+// Stock is the key of one product's balances in every warehouse, the part
+// of GET /v1/stock that product contributes: "v1:stock:{productNo}". Stock
+// belongs to no customer.
+func (Keys) Stock(productNo string) string {
+	return version + ":stock:" + seg(productNo)
 }

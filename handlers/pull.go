@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -92,14 +91,48 @@ func writeAnswer(c echo.Context, a pull.Answer, err error) error {
 	return c.Blob(http.StatusOK, contentJSON, a.Body)
 }
 
-// cacheStatus renders the RFC 9211 Cache-Status field for an answer.
+// cacheStatus renders the RFC 9211 Cache-Status field of an answer, with
+// the cache named "gateway":
+//
+//	gateway; hit; ttl=42; detail=memory       fresh, from the in-process tier (or redis)
+//	gateway; hit; ttl=-17; detail=redis       stale (negative ttl), being refreshed
+//	gateway; fwd=uri-miss; fwd-status=200; stored               built from the ERP here
+//	gateway; fwd=uri-miss; fwd-status=200; stored; collapsed    waited on another request's fetch
+//	gateway; fwd=uri-miss; fwd-status=200; collapsed; detail=replica   waited on another replica's
+//	gateway; fwd=stale; ...                   the cached answer was too old to serve
 func cacheStatus(a pull.Answer) string {
+	b := make([]byte, 0, 72)
+	b = append(b, "gateway; "...)
 	switch a.Cache {
 	case pull.Hit, pull.Stale:
-		return fmt.Sprintf("gateway; hit; ttl=%d", int(a.TTL/time.Second))
+		secs := int64(a.TTL / time.Second)
+		if a.TTL < 0 && a.TTL%time.Second != 0 {
+			secs-- // stale by a fraction of a second is stale
+		}
+		b = append(b, "hit; ttl="...)
+		b = strconv.AppendInt(b, secs, 10)
+		if a.Tier != "" {
+			b = append(b, "; detail="...)
+			b = append(b, a.Tier...)
+		}
 	default:
-		return "gateway; fwd=miss; stored"
+		if a.Expired {
+			b = append(b, "fwd=stale"...)
+		} else {
+			b = append(b, "fwd=uri-miss"...)
+		}
+		b = append(b, "; fwd-status=200"...)
+		if a.Stored && !a.Replica {
+			b = append(b, "; stored"...)
+		}
+		if a.Collapsed {
+			b = append(b, "; collapsed"...)
+		}
+		if a.Replica {
+			b = append(b, "; detail=replica"...)
+		}
 	}
+	return string(b)
 }
 
 func (h *handler) today() time.Time {

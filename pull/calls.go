@@ -125,14 +125,55 @@ func (s *Service) Document(ctx context.Context, token string) (*erp.Document, er
 }
 
 // FlushCustomer makes every cached answer of customerNo fresh on its next
-// read, and returns how many entries it removed.
+// read, on every replica, and returns how many cache entries it retired.
+//
+// With a store shared by replicas it costs O(1): it increments the
+// customer's generation in Redis, which every entry key holds, and
+// announces it (pub/sub) to the other replicas' in-process tiers; the
+// count is then the number of distinct answer keys written for the
+// customer since its previous flush (a HyperLogLog estimate, exact for
+// small counts; some may have expired already). Otherwise it deletes the
+// customer's entries and counts them. An error wraps cache.ErrUnavailable
+// when Redis cannot be reached; this replica's in-process copies are gone
+// even then.
 func (s *Service) FlushCustomer(ctx context.Context, customerNo string) (int, error) {
-	return s.store.DeletePrefix(ctx, keys.CustomerPrefix(customerNo))
+	return s.flush(ctx, keys.CustomerScope(customerNo), keys.CustomerPrefix(customerNo))
 }
 
-// FlushAll removes every cached answer and record of the gateway.
+// FlushAll makes every cached answer and record fresh on its next read, on
+// every replica, like FlushCustomer: with a shared store it increments the
+// flush-all generation, never deleting a key (the Redis may be shared with
+// others), and the count is of the distinct keys written since the
+// previous flush-all.
 func (s *Service) FlushAll(ctx context.Context) (int, error) {
-	return s.store.DeletePrefix(ctx, keys.AllPrefix())
+	return s.flush(ctx, "", keys.AllPrefix())
+}
+
+// flush retires scope ("" for all) or, without a shared store, deletes
+// the entries under prefix.
+func (s *Service) flush(ctx context.Context, scope, prefix string) (int, error) {
+	t := s.tiers
+	if t.shared == nil {
+		return t.DeletePrefix(ctx, prefix)
+	}
+	gen, note := keys.GenCustomer(scope), scope
+	if scope == "" {
+		gen, note = keys.GenAll(), "*"
+	}
+	b, err := t.shared.Bump(ctx, keys.GenAll(), gen, keys.GenSeq(), keys.Written(scope), keys.FlushChannel(), note)
+	if err != nil {
+		if t.local != nil {
+			if scope == "" {
+				t.local.Clear()
+			} else {
+				_, _ = t.local.DeletePrefix(ctx, prefix)
+			}
+		}
+		t.failed("flush", err)
+		return 0, fmt.Errorf("pull: flush: %w", err)
+	}
+	t.gens.apply(scope, b)
+	return int(b.Retired), nil
 }
 
 // OrderChanged is told that an order changed in the ERP (a webhook): it

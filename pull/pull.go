@@ -15,6 +15,17 @@
 // (stale-while-revalidate), and it stands in for the ERP while the ERP
 // fails (stale-if-error). Concurrent requests for one missing key make one
 // ERP fetch (singleflight), detached from the first caller's context.
+//
+// With Redis (several replicas), the cache has two tiers: a bounded
+// in-process tier (Config.Local) in front of Redis, so that a hit costs no
+// round trip. Replicas coalesce their fills with a short Redis lock: one
+// fetches, the others wait for its answer. Flushes cost O(1): every key in
+// Redis carries the flush-all generation and its customer's generation
+// (cache.Keys.Generation); a flush increments one and announces it on
+// pub/sub, which Service.Run turns into the in-process tiers forgetting
+// what they held (at once, or within a second should a notice be lost).
+// While Redis fails, the in-process tier and the ERP answer alone, and
+// Redis is left alone for a second after each failure.
 package pull
 
 import (
@@ -83,6 +94,10 @@ type Config struct {
 	Now func() time.Time
 	// Observer is told what the cache did; nil means nobody.
 	Observer Observer
+	// Local, if not nil, is an in-process tier in front of the store given
+	// to New (a *cache.Memory in front of a *cache.Redis shared by
+	// replicas): a hit in it costs no network round trip. nil: none.
+	Local Local
 }
 
 // Observer is told of every cache outcome, for metrics. Its methods must be
@@ -96,6 +111,15 @@ type Observer interface {
 	Fetch(endpoint string)
 }
 
+// ReplicaObserver may be implemented by an Observer to count apart the
+// requests that waited on another replica's fetch (a Redis lock held
+// elsewhere); without it those waits are told to Coalesced as well.
+type ReplicaObserver interface {
+	// CoalescedReplica is called for a fill that waited on another
+	// replica's fetch instead of asking the ERP.
+	CoalescedReplica(endpoint string)
+}
+
 type nopObserver struct{}
 
 func (nopObserver) CacheResult(string, string) {}
@@ -105,7 +129,8 @@ func (nopObserver) Fetch(string)               {}
 // Service answers the pull calls. It is safe for concurrent use.
 type Service struct {
 	erp     ERP
-	store   Store
+	store   Store  // tiers, as a Store
+	tiers   *tiers // the in-process tier in front of the configured store
 	schemas Validator
 	mapper  *mapping.Mapper
 	links   *doclink.Signer
@@ -119,7 +144,11 @@ type Service struct {
 	stats  Stats
 }
 
-// New returns a Service. log may be nil.
+// New returns a Service that caches in store, behind cfg.Local when set.
+// When store is shared by replicas (it has the methods of Shared, as
+// *cache.Redis does), they coalesce their fills and flushes through it;
+// run Service.Run then, so that this replica hears of the others'
+// flushes. log may be nil.
 func New(e ERP, store Store, v Validator, m *mapping.Mapper, links *doclink.Signer, cfg Config, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -132,7 +161,8 @@ func New(e ERP, store Store, v Validator, m *mapping.Mapper, links *doclink.Sign
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	return &Service{erp: e, store: store, schemas: v, mapper: m, links: links, cfg: cfg, log: log, now: now, obs: obs}
+	t := newTiers(store, cfg.Local, max(cfg.TTLList, cfg.TTLDetail)+cfg.StaleFor, log, now)
+	return &Service{erp: e, store: t, tiers: t, schemas: v, mapper: m, links: links, cfg: cfg, log: log, now: now, obs: obs}
 }
 
 // Cache outcomes, as sent in X-Cache.
@@ -148,6 +178,16 @@ type Answer struct {
 	Cache string        // Hit, Miss or Stale
 	Age   time.Duration // time since the answer was built
 	TTL   time.Duration // freshness left; negative when stale
+	// Tier is where a Hit or Stale answer was found: TierMemory or
+	// TierShared ("" for a Miss).
+	Tier string
+	// Collapsed: a Miss that waited on a fetch another request made, in
+	// this process or (Replica) on another replica.
+	Collapsed, Replica bool
+	// Stored: a Miss whose answer was kept in the cache.
+	Stored bool
+	// Expired: a Miss for which an answer too old to serve was cached.
+	Expired bool
 }
 
 // ListQuery is a validated list request.
@@ -170,24 +210,31 @@ func (s *Service) encode(schema string, v any) ([]byte, error) {
 
 // serve answers from the cache under key, or builds the answer with build.
 //
-// endpoint names the call for the counters (Observer), e.g. "orders".
+// endpoint names the call for the counters (Observer), e.g. "orders". A
+// fresh answer is served as stored: no ERP work, no JSON encoding, no
+// schema check, and no network round trip when the in-process tier has
+// it. A stale one is served at once while one background refresh runs. A
+// missing one is built once however many ask for it, in this process
+// (singleflight) and across replicas (a short Redis lock; see fill).
 func (s *Service) serve(ctx context.Context, endpoint, key string, ttl time.Duration, build func(context.Context) ([]byte, error)) (Answer, error) {
 	now := s.now()
 	ent, found := s.lookup(ctx, key)
+	expired := false
 	if found {
 		age := now.Sub(ent.built)
 		if age < ttl {
 			s.stats.Hits.Add(1)
 			s.obs.CacheResult(endpoint, Hit)
-			return Answer{Body: ent.body, Cache: Hit, Age: age, TTL: ttl - age}, nil
+			return Answer{Body: ent.body, Cache: Hit, Age: age, TTL: ttl - age, Tier: ent.tier}, nil
 		}
 		if age < ttl+s.cfg.StaleFor {
 			// Stale-while-revalidate: one background refresh per key.
 			s.stats.Stale.Add(1)
 			s.obs.CacheResult(endpoint, Stale)
 			s.flight.DoChan(key, func() (any, error) { return s.fill(ctx, endpoint, key, ttl, build) })
-			return Answer{Body: ent.body, Cache: Stale, Age: age, TTL: ttl - age}, nil
+			return Answer{Body: ent.body, Cache: Stale, Age: age, TTL: ttl - age, Tier: ent.tier}, nil
 		}
+		expired = true
 	}
 	s.stats.Misses.Add(1)
 	s.obs.CacheResult(endpoint, Miss)
@@ -201,50 +248,165 @@ func (s *Service) serve(ctx context.Context, endpoint, key string, ttl time.Dura
 		if res.Err != nil {
 			return Answer{}, res.Err
 		}
-		return Answer{Body: res.Val.([]byte), Cache: Miss, TTL: ttl}, nil
+		f := res.Val.(filled)
+		age := max(s.now().Sub(f.built), 0)
+		return Answer{
+			Body: f.body, Cache: Miss, Age: age, TTL: ttl - age,
+			Collapsed: res.Shared || f.replica, Replica: f.replica, Stored: f.stored, Expired: expired,
+		}, nil
 	case <-ctx.Done():
 		return Answer{}, ctx.Err()
 	}
 }
 
-// fill builds the answer for key within the ERP budget, detached from the
+// filled is what fill made.
+type filled struct {
+	body    []byte
+	built   time.Time
+	replica bool // built by another replica, read from the shared store
+	stored  bool // kept in at least one tier
+}
+
+// fill builds the answer for key and stores it, detached from the
 // caller's context so that a caller who hangs up does not cancel the work
-// others wait for, and stores it.
-func (s *Service) fill(ctx context.Context, endpoint, key string, ttl time.Duration, build func(context.Context) ([]byte, error)) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Budget)
+// others wait for.
+//
+// With a shared store, fill first takes the key's lock there (SET NX PX).
+// A replica that finds the lock held waits for the holder's answer
+// instead, polling the shared store, for at most the holder's ERP budget;
+// when the holder fails or dies, the waiter builds the answer itself. The
+// build gets its own ERP budget either way.
+func (s *Service) fill(ctx context.Context, endpoint, key string, ttl time.Duration, build func(context.Context) ([]byte, error)) (filled, error) {
+	ctx = context.WithoutCancel(ctx)
+	ctx, snap, known := s.tiers.withGens(ctx, key)
+	if known && s.tiers.usable() {
+		gkey := keys.Generation(key, snap.all, snap.cust)
+		lockKey := keys.Lock(gkey)
+		token, err := s.tiers.shared.TryLock(ctx, lockKey, s.lockTTL())
+		switch {
+		case err != nil:
+			s.tiers.failed("lock", err) // build without the lock
+		case token == "":
+			if f, ok := s.awaitReplica(ctx, key, lockKey, ttl); ok {
+				s.stats.ReplicaWaits.Add(1)
+				if ro, ok := s.obs.(ReplicaObserver); ok {
+					ro.CoalescedReplica(endpoint)
+				} else {
+					s.obs.Coalesced(endpoint)
+				}
+				return f, nil
+			}
+		default:
+			defer func() {
+				uctx, cancel := context.WithTimeout(ctx, time.Second)
+				defer cancel()
+				if err := s.tiers.shared.Unlock(uctx, lockKey, token); err != nil {
+					s.tiers.failed("unlock", err)
+				}
+			}()
+			// Another replica may have filled the key just before.
+			if f, ok := s.freshShared(ctx, key, ttl); ok {
+				return f, nil
+			}
+		}
+	}
+	bctx, cancel := context.WithTimeout(ctx, s.cfg.Budget)
 	defer cancel()
 	s.stats.Fetches.Add(1)
 	s.obs.Fetch(endpoint)
-	body, err := build(ctx)
+	body, err := build(bctx)
 	s.health.observe(err, s.now())
 	if err != nil {
 		if errors.Is(err, ErrSchema) {
 			s.log.Error("answer failed its schema; not cached", "key", key, "err", err)
 		}
-		return nil, err
+		return filled{}, err
 	}
-	if err := s.store.Set(ctx, key, encodeEntry(s.now(), body), ttl+s.cfg.StaleFor); err != nil {
+	built := s.now()
+	if err := s.store.Set(ctx, key, encodeEntry(built, body), ttl+s.cfg.StaleFor); err != nil {
 		s.log.Warn("cache set failed", "key", key, "err", err)
+		return filled{body: body, built: built}, nil
 	}
-	return body, nil
+	return filled{body: body, built: built, stored: true}, nil
 }
 
+// lockTTL is how long a fill's lock lives: the ERP budget, and a margin
+// for storing the answer. A holder that dies keeps the others waiting at
+// most this long.
+func (s *Service) lockTTL() time.Duration { return s.cfg.Budget + time.Second }
+
+// awaitReplica waits for another replica's fill of key: until a fresh
+// entry is in the shared store (ok), or the lock is gone without one, or
+// the lock's lifetime has passed (not ok: build it here).
+func (s *Service) awaitReplica(ctx context.Context, key, lockKey string, ttl time.Duration) (filled, bool) {
+	deadline := time.Now().Add(s.lockTTL())
+	wait := time.Millisecond
+	for time.Now().Before(deadline) {
+		time.Sleep(wait)
+		wait = min(wait*2, 5*time.Millisecond)
+		if f, ok := s.freshShared(ctx, key, ttl); ok {
+			f.replica = true
+			return f, true
+		}
+		held, err := s.tiers.shared.Exists(ctx, lockKey)
+		if err != nil {
+			s.tiers.failed("lock wait", err)
+			return filled{}, false
+		}
+		if !held {
+			// The holder stores before it unlocks: look once more.
+			f, ok := s.freshShared(ctx, key, ttl)
+			f.replica = true
+			return f, ok
+		}
+	}
+	return filled{}, false
+}
+
+// freshShared reads key from the shared store, and returns it when it is
+// fresh.
+func (s *Service) freshShared(ctx context.Context, key string, ttl time.Duration) (filled, bool) {
+	all, cust, ok := s.tiers.generations(ctx, keys.Scope(key))
+	if !ok {
+		return filled{}, false
+	}
+	b, found, err := s.tiers.shared.Get(ctx, keys.Generation(key, all, cust))
+	if err != nil {
+		s.tiers.failed("get", err)
+		return filled{}, false
+	}
+	ent, ok := decodeEntry(b)
+	if !found || !ok || s.now().Sub(ent.built) >= ttl {
+		return filled{}, false
+	}
+	s.tiers.setLocal(ctx, key, all, cust, b, s.tiers.keepLeft(b))
+	return filled{body: ent.body, built: ent.built, stored: true}, true
+}
+
+// entry is a cached answer or record and when it was built.
 type entry struct {
 	built time.Time
 	body  []byte
+	tier  string // TierMemory or TierShared
 }
 
-// lookup reads an entry; a cache failure counts as a miss.
+// lookup reads an entry from the tiers; a cache failure counts as a miss.
 func (s *Service) lookup(ctx context.Context, key string) (entry, bool) {
-	b, ok, err := s.store.Get(ctx, key)
-	if err != nil {
-		s.log.Warn("cache get failed", "key", key, "err", err)
+	b, tier, ok := s.tiers.get(ctx, key)
+	if !ok {
 		return entry{}, false
 	}
-	if !ok || len(b) < 8 {
+	ent, ok := decodeEntry(b)
+	ent.tier = tier
+	return ent, ok
+}
+
+// decodeEntry splits what encodeEntry made.
+func decodeEntry(b []byte) (entry, bool) {
+	if len(b) < 8 {
 		return entry{}, false
 	}
-	return entry{built: time.Unix(0, int64(binary.BigEndian.Uint64(b))), body: b[8:]}, true
+	return entry{built: time.Unix(0, int64(binary.BigEndian.Uint64(b))), body: b[8:]}, true // #nosec G115 -- the bit pattern of a UnixNano written by encodeEntry
 }
 
 // encodeEntry prefixes body with the time it was built.
@@ -261,7 +423,7 @@ func (s *Service) keepRecord(ctx context.Context, key string, rec any) {
 	if err != nil {
 		return
 	}
-	if err := s.store.Set(ctx, key, b, s.cfg.TTLDetail+s.cfg.StaleFor); err != nil {
+	if err := s.store.Set(ctx, key, encodeEntry(s.now(), b), s.cfg.TTLDetail+s.cfg.StaleFor); err != nil {
 		s.log.Warn("cache set failed", "key", key, "err", err)
 	}
 }
@@ -278,14 +440,15 @@ func (s *Service) reuseInvoice(h erp.InvoiceHeader) (erp.Invoice, bool) {
 	return inv, ok
 }
 
+// reuse reads the record stored under key into rec.
 func (s *Service) reuse(key string, rec any) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 	defer cancel()
-	b, ok, err := s.store.Get(ctx, key)
-	if err != nil || !ok {
+	ent, ok := s.lookup(ctx, key)
+	if !ok {
 		return false
 	}
-	if json.Unmarshal(b, rec) != nil {
+	if json.Unmarshal(ent.body, rec) != nil {
 		return false
 	}
 	s.stats.RecordReuses.Add(1)
@@ -295,6 +458,8 @@ func (s *Service) reuse(key string, rec any) bool {
 // Stats counts what the service did; read with Load.
 type Stats struct {
 	Hits, Misses, Stale, Coalesced, Fetches, RecordReuses atomic.Int64
+	// ReplicaWaits counts fills that waited on another replica's fetch.
+	ReplicaWaits atomic.Int64
 }
 
 // Stats returns the service's counters.
