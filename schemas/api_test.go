@@ -23,6 +23,11 @@ var apiTypes = []struct {
 	{schemas.CreditInvoiceList, &api.InvoiceList{}, ""},
 	{schemas.Invoice, &api.Invoice{}, ""},
 	{schemas.Error, &api.Error{}, ""},
+	{schemas.Backorders, &api.Backorders{}, ""},
+	{schemas.Addresses, &api.Addresses{}, ""},
+	// unknown holds strings, which the builder cannot fill: kept empty.
+	{schemas.Prices, &api.Prices{}, "unknown"},
+	{schemas.Stock, &api.Stock{}, "unknown"},
 }
 
 // minimal holds the least value that the schemas accept for a JSON field
@@ -44,6 +49,9 @@ var minimal = map[string]any{
 	"message":        "not found",
 	"page":           1,
 	"per_page":       25,
+	"model":          "A",       // a product number asked for is never ""
+	"type":           "invoice", // of an address
+	"backordered":    1.0,       // always more than 0
 }
 
 // builder fills a wire value the way the mapping does for a record with

@@ -1,0 +1,652 @@
+package pull
+
+// Vendre's extended calls (contract: "Extended Vendre calls"): backorders,
+// credit notes, addresses, prices and stock.
+//
+// Backorders, credit notes and addresses are whole answers cached like the
+// basic calls (serve). Prices and stock are different: a shop page asks for
+// many products at once, in ever new combinations, so each product's part
+// of the answer is its own cache entry (per customer for prices, shared
+// for stock) and an answer is put together from its parts. The parts that
+// are missing, or past their freshness, are fetched in one ERP call per
+// answer (Extend takes up to 100 products per call), so a page of 50
+// products costs at most one call, and a later page sharing 40 of them asks
+// only for the other 10. Parts follow the same rules as answers: fresh for
+// their TTL, then served while one background refresh runs
+// (stale-while-revalidate, X-Cache: STALE) for CACHE_STALE_FOR; concurrent
+// fetches of the same parts are coalesced.
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vendre-extend/gateway/api"
+	"github.com/vendre-extend/gateway/erp"
+	"github.com/vendre-extend/gateway/schemas"
+)
+
+// MaxProducts is the most products one prices or stock call may name (the
+// contract's limit; the answer's schema refuses more).
+const MaxProducts = 100
+
+// Bounds of the list reads behind backorders and credit notes.
+const (
+	// backorderDays is how far back, in days of order date, backorders
+	// are looked for. An order still open after a year is a matter for
+	// the merchant, not for My Account.
+	backorderDays = 365
+	// maxListPages bounds how many pages of erp.MaxPageSize headers one
+	// answer reads (5 000 orders or invoices); older ones are left out
+	// and a warning is logged.
+	maxListPages = 50
+	// partsParallel bounds the concurrent cache reads and writes of one
+	// prices or stock answer.
+	partsParallel = 16
+)
+
+// CatalogERP is what the extended calls need of Extend Commerce besides
+// ERP; *erp.Client has it. The ERP given to New must also implement it for
+// Addresses, Prices, Stock and StockChanged to work; otherwise they fail
+// with an internal error (a wiring bug, never an ERP condition).
+type CatalogERP interface {
+	ProductAvailability(ctx context.Context, productNumbers []string, warehouse string, changedSince time.Time, page, pageSize int) (erp.Page[erp.Availability], error)
+	ProductPrices(ctx context.Context, customerNumber string, productNumbers []string) ([]erp.Price, error)
+	Customer(ctx context.Context, number string) (erp.CustomerRecord, error)
+}
+
+var errNoCatalog = errors.New("pull: the ERP client lacks the product, price and customer calls (CatalogERP)")
+
+func (s *Service) catalog() (CatalogERP, error) {
+	c, ok := s.erp.(CatalogERP)
+	if !ok {
+		return nil, errNoCatalog
+	}
+	return c, nil
+}
+
+// Backorders answers GET /v1/backorders: the rows of the customer's open
+// orders (neither Delivered nor Cancelled) with a backordered quantity,
+// newest order first.
+//
+// Only the order records tell status and rows, so it reads every order
+// header of the last 365 days (one list call per 100 orders) and each
+// record not already kept with the same ChangedAt (one call per changed
+// order; unchanged ones are reused). A customer unknown to the ERP gets
+// [].
+func (s *Service) Backorders(ctx context.Context, customerNo string) (Answer, error) {
+	return s.serve(ctx, "backorders", keys.Backorders(customerNo), s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
+		q := erp.ListQuery{CustomerNumber: customerNo, From: s.now().UTC().AddDate(0, 0, -backorderDays).Format(time.DateOnly)}
+		hs, err := allHeaders(ctx, s, "orders of "+customerNo, func(h erp.OrderHeader) string { return h.OrderNumber },
+			func(ctx context.Context, page int) (erp.Page[erp.OrderHeader], error) {
+				q.Page, q.PageSize = page, erp.MaxPageSize
+				return s.erp.OrderHeaders(ctx, q)
+			})
+		if err != nil {
+			return nil, err
+		}
+		recs, err := fetchKept(ctx, hs,
+			func(ctx context.Context, hs []erp.OrderHeader) ([]erp.Order, error) {
+				return s.erp.Orders(ctx, hs, s.reuseOrder)
+			},
+			func(o erp.Order) { s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o) })
+		if err != nil {
+			return nil, err
+		}
+		mine := make([]erp.Order, 0, len(recs))
+		for _, o := range recs {
+			if o.CustomerNumber != customerNo {
+				s.log.Warn("erp listed a record of another customer; dropped", "order", o.OrderNumber, "customer_no", customerNo)
+				continue
+			}
+			mine = append(mine, o)
+		}
+		return s.encode(schemas.Backorders, s.mapper.Backorders(mine))
+	})
+}
+
+// CreditInvoiceList answers GET /v1/credit-invoices: the customer's credit
+// notes dated q.From to q.To, newest first, one page of them.
+//
+// Extend's invoice list cannot filter credit notes, and only the record
+// says IsCredit, so a page cannot be asked of the ERP: it reads every
+// invoice header in the range (one list call per 100 invoices) and each
+// record not already kept with the same ChangedAt, keeps the credit notes
+// and cuts the page from them; total counts the credit notes. The records
+// are shared with GET /v1/invoices, so after the first page the others
+// cost the list calls only.
+func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
+	key := keys.CreditInvoiceList(customerNo, q.From, q.To, q.Page, q.PerPage)
+	return s.serve(ctx, "credit-invoices", key, s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
+		lq := erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To}
+		hs, err := allHeaders(ctx, s, "invoices of "+customerNo, func(h erp.InvoiceHeader) string { return h.InvoiceNumber },
+			func(ctx context.Context, page int) (erp.Page[erp.InvoiceHeader], error) {
+				lq.Page, lq.PageSize = page, erp.MaxPageSize
+				return s.erp.InvoiceHeaders(ctx, lq)
+			})
+		if err != nil {
+			return nil, err
+		}
+		recs, err := fetchKept(ctx, hs,
+			func(ctx context.Context, hs []erp.InvoiceHeader) ([]erp.Invoice, error) {
+				return s.erp.Invoices(ctx, hs, s.reuseInvoice)
+			},
+			func(inv erp.Invoice) { s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv) })
+		if err != nil {
+			return nil, err
+		}
+		credits := make([]api.InvoiceRow, 0)
+		for _, inv := range recs {
+			if inv.CustomerNumber != customerNo {
+				s.log.Warn("erp listed a record of another customer; dropped", "invoice", inv.InvoiceNumber, "customer_no", customerNo)
+				continue
+			}
+			if inv.IsCredit {
+				credits = append(credits, s.mapper.InvoiceRow(inv))
+			}
+		}
+		start := min(max(q.Page-1, 0)*q.PerPage, len(credits))
+		end := min(start+q.PerPage, len(credits))
+		out := api.InvoiceList{Invoices: credits[start:end], Page: q.Page, PerPage: q.PerPage, Total: len(credits)}
+		return s.encode(schemas.CreditInvoiceList, out)
+	})
+}
+
+// allHeaders reads a header list page by page (erp.MaxPageSize each) until
+// the ERP's TotalCount is reached or a page comes back empty, at most
+// maxListPages pages. A header seen twice (the list shifted between pages)
+// is kept once. An ERP that does not know the customer (erp.ErrNotFound)
+// lists nothing.
+func allHeaders[H any](ctx context.Context, s *Service, what string, id func(H) string,
+	list func(ctx context.Context, page int) (erp.Page[H], error)) ([]H, error) {
+	var all []H
+	seen := map[string]bool{}
+	for page := 1; ; page++ {
+		p, err := list(ctx, page)
+		if errors.Is(err, erp.ErrNotFound) {
+			return all, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range p.Items {
+			if n := id(h); !seen[n] {
+				seen[n] = true
+				all = append(all, h)
+			}
+		}
+		switch {
+		case len(p.Items) == 0 || len(all) >= p.TotalCount:
+			return all, nil
+		case page == maxListPages:
+			s.log.Warn("list too long; the oldest entries are left out", "list", what, "read", len(all), "total", p.TotalCount)
+			return all, nil
+		}
+	}
+}
+
+// recordChunk is how many records are fetched before they are kept: a
+// first read of a long list that runs out of budget (or into the ERP's
+// rate limit) still keeps what it got, and the next try reuses it. Small,
+// because a chunk that fails loses all of its records; two waves of the
+// ERP client's default concurrency.
+const recordChunk = 16
+
+// fetchKept fetches the records of hs recordChunk at a time, in order, and
+// hands each chunk's records to keep as soon as it arrives.
+func fetchKept[H, R any](ctx context.Context, hs []H, fetch func(context.Context, []H) ([]R, error), keep func(R)) ([]R, error) {
+	out := make([]R, 0, len(hs))
+	for len(hs) > 0 {
+		chunk := hs[:min(len(hs), recordChunk)]
+		hs = hs[len(chunk):]
+		recs, err := fetch(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			keep(r)
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+// Addresses answers GET /v1/addresses: the customer's invoice and delivery
+// addresses from the customer record (GET /Customers/{n}). A customer
+// unknown to the ERP gets [] (like the lists); so does a record that names
+// another customer number.
+func (s *Service) Addresses(ctx context.Context, customerNo string) (Answer, error) {
+	return s.serve(ctx, "addresses", keys.Addresses(customerNo), s.cfg.TTLDetail, func(ctx context.Context) ([]byte, error) {
+		cat, err := s.catalog()
+		if err != nil {
+			return nil, err
+		}
+		c, err := cat.Customer(ctx, customerNo)
+		switch {
+		case errors.Is(err, erp.ErrNotFound):
+			c = erp.CustomerRecord{}
+		case err != nil:
+			return nil, err
+		case c.CustomerNumber != "" && c.CustomerNumber != customerNo:
+			s.log.Warn("erp answered another customer's record; dropped", "record", c.CustomerNumber, "customer_no", customerNo)
+			c = erp.CustomerRecord{}
+		}
+		return s.encode(schemas.Addresses, s.mapper.Addresses(c))
+	})
+}
+
+// Prices answers GET /v1/prices: the customer's best net price now of each
+// product (GET /ProductPrices), in the order asked, and the products the
+// ERP has no price of in unknown. products holds 1 to MaxProducts distinct
+// product numbers (the handler checks them). Each product's price is
+// cached per customer (CACHE_TTL_LIST); only the missing and stale ones are
+// asked of the ERP, in one call. A customer unknown to the ERP gets every
+// product in unknown.
+//
+// Errors, when a price is not cached and the ERP cannot give it:
+// erp.ErrUnavailable, erp.ErrThrottled, erp.ErrTimeout, erp.ErrBadResponse,
+// erp.ErrValidation, erp.ErrUnauthorized; ErrSchema for an answer that
+// fails its schema.
+func (s *Service) Prices(ctx context.Context, customerNo string, products []string) (Answer, error) {
+	cat, err := s.catalog()
+	if err != nil {
+		return Answer{}, err
+	}
+	keyOf := func(p string) string { return keys.Price(customerNo, p) }
+	fetch := func(ctx context.Context, need []string) (map[string]json.RawMessage, error) {
+		prices, err := cat.ProductPrices(ctx, customerNo, need)
+		if errors.Is(err, erp.ErrNotFound) {
+			return nil, nil // the ERP does not know the customer: no prices
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pull: prices for %s: %w", customerNo, err)
+		}
+		asked := make(map[string]bool, len(need))
+		for _, p := range need {
+			asked[p] = true
+		}
+		got := make(map[string]json.RawMessage, len(prices))
+		for _, p := range prices {
+			if _, dup := got[p.ProductNumber]; dup || !asked[p.ProductNumber] {
+				continue // not asked for, or a repeat: the first one counts
+			}
+			b, err := json.Marshal(s.mapper.Price(p))
+			if err != nil {
+				return nil, fmt.Errorf("pull: encode price: %w", err)
+			}
+			got[p.ProductNumber] = b
+		}
+		return got, nil
+	}
+	// The parts are api.Price JSON, checked when they were fetched: they
+	// are joined as they are.
+	compose := func(products []string, parts []json.RawMessage) ([]byte, error) {
+		b := make([]byte, 0, 32+len(products)*48)
+		b = append(b, `{"prices":[`...)
+		var unknown []string
+		n := 0
+		for i, p := range products {
+			if isUnknown(parts[i]) {
+				unknown = append(unknown, p)
+				continue
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, parts[i]...)
+			n++
+		}
+		b = append(b, `],"unknown":`...)
+		u, err := json.Marshal(append([]string{}, unknown...))
+		if err != nil {
+			return nil, fmt.Errorf("pull: encode prices: %w", err)
+		}
+		return append(append(b, u...), '}'), nil
+	}
+	return s.serveParts(ctx, partsCall{
+		endpoint: "prices", schema: schemas.Prices, products: products,
+		keyOf: keyOf, fetch: fetch, compose: compose,
+	})
+}
+
+// stockRow is one warehouse's balance of a product, as cached.
+type stockRow struct {
+	Warehouse string  `json:"w"`
+	Available float64 `json:"a"`
+}
+
+// Stock answers GET /v1/stock: each product's available balance (GET
+// /ProductAvailability), summed over the warehouses, or in warehouse when
+// it is not "", in the order asked; products the ERP has no balance of in
+// any warehouse are in unknown (a known product that warehouse does not
+// hold has 0). products holds 1 to MaxProducts distinct product numbers.
+//
+// Each product's balances in every warehouse are one cache entry (shared
+// by all customers and warehouse filters, CACHE_TTL_LIST), so that
+// StockChanged renews one entry; the missing and stale ones are read in
+// one pass over the ERP's list (one call per 100 balance rows).
+//
+// Errors: those of Prices.
+func (s *Service) Stock(ctx context.Context, products []string, warehouse string) (Answer, error) {
+	cat, err := s.catalog()
+	if err != nil {
+		return Answer{}, err
+	}
+	compose := func(products []string, parts []json.RawMessage) ([]byte, error) {
+		out := api.Stock{Stock: []api.StockLevel{}, Unknown: []string{}}
+		for i, p := range products {
+			var rows []stockRow
+			if !isUnknown(parts[i]) {
+				if err := json.Unmarshal(parts[i], &rows); err != nil {
+					return nil, fmt.Errorf("pull: cached stock of %s: %w", p, err)
+				}
+			}
+			if len(rows) == 0 {
+				out.Unknown = append(out.Unknown, p)
+				continue
+			}
+			var sum float64
+			for _, r := range rows {
+				if warehouse == "" || r.Warehouse == warehouse {
+					sum += r.Available
+				}
+			}
+			out.Stock = append(out.Stock, api.StockLevel{Model: p, Available: roundQuantity(sum)})
+		}
+		return json.Marshal(out)
+	}
+	return s.serveParts(ctx, partsCall{
+		endpoint: "stock", schema: schemas.Stock, products: products,
+		keyOf: keys.Stock,
+		fetch: func(ctx context.Context, need []string) (map[string]json.RawMessage, error) {
+			return s.fetchStock(ctx, cat, need)
+		},
+		compose: compose,
+	})
+}
+
+// StockChanged is told that a product's balance changed in the ERP (a
+// balance webhook): it reads the product's balances at once (one GET
+// /ProductAvailability call, within the ERP budget) and replaces its cached
+// entry, so the next GET /v1/stock shows the new balance. When the ERP
+// fails, the entry is made stale instead: the next read asks the ERP again
+// and shows the old balance only as STALE. It returns the ERP's error
+// (erp.ErrValidation for a product number that cannot be asked for).
+//
+// A stock answer being built while the webhook is handled may still write
+// the balance it read before; that entry lives at most CACHE_TTL_LIST.
+func (s *Service) StockChanged(ctx context.Context, productNumber string) error {
+	cat, err := s.catalog()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Budget)
+	defer cancel()
+	key := keys.Stock(productNumber)
+	got, err := s.fetchStock(ctx, cat, []string{productNumber})
+	s.health.observe(err, s.now())
+	if err != nil {
+		if ent, ok := s.lookup(ctx, key); ok {
+			_ = s.setPart(ctx, key, ent.body, s.now().Add(-s.cfg.TTLList))
+		}
+		return fmt.Errorf("pull: stock of %s changed: %w", productNumber, err)
+	}
+	part, ok := got[productNumber]
+	if !ok {
+		part = nullPart
+	}
+	_ = s.setPart(ctx, key, part, s.now()) // logged; the entry then ages out
+	return nil
+}
+
+// fetchStock reads the balances of products in every warehouse, page by
+// page, and returns each known product's rows (warehouses in name order);
+// products with no row are missing from the map.
+func (s *Service) fetchStock(ctx context.Context, cat CatalogERP, products []string) (map[string]json.RawMessage, error) {
+	asked := make(map[string]map[string]float64, len(products))
+	for _, p := range products {
+		asked[p] = nil
+	}
+	read := 0
+	for page := 1; ; page++ {
+		pg, err := cat.ProductAvailability(ctx, products, "", time.Time{}, page, erp.MaxPageSize)
+		if err != nil {
+			return nil, fmt.Errorf("pull: stock: %w", err)
+		}
+		for _, a := range pg.Items {
+			byWarehouse, ok := asked[a.ProductNumber]
+			if !ok {
+				continue // not asked for
+			}
+			if byWarehouse == nil {
+				byWarehouse = map[string]float64{}
+				asked[a.ProductNumber] = byWarehouse
+			}
+			byWarehouse[a.Warehouse] = float64(a.AvailableBalance) // a repeat after a shift: the later read wins
+		}
+		read += len(pg.Items)
+		if len(pg.Items) == 0 || read >= pg.TotalCount {
+			break
+		}
+		if page == maxListPages {
+			s.log.Warn("availability list too long; the rest is left out", "read", read, "total", pg.TotalCount)
+			break
+		}
+	}
+	got := make(map[string]json.RawMessage, len(products))
+	for p, byWarehouse := range asked {
+		if len(byWarehouse) == 0 {
+			continue
+		}
+		rows := make([]stockRow, 0, len(byWarehouse))
+		for w, a := range byWarehouse {
+			rows = append(rows, stockRow{Warehouse: w, Available: a})
+		}
+		slices.SortFunc(rows, func(a, b stockRow) int { return cmp.Compare(a.Warehouse, b.Warehouse) })
+		b, err := json.Marshal(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pull: encode stock: %w", err)
+		}
+		got[p] = b
+	}
+	return got, nil
+}
+
+// roundQuantity rounds a summed balance to 6 decimals, so that 0.1 + 0.2
+// shows as 0.3.
+func roundQuantity(f float64) float64 { return math.Round(f*1e6) / 1e6 }
+
+// nullPart is the cached part of a product the ERP does not know.
+var nullPart = json.RawMessage("null")
+
+func isUnknown(part json.RawMessage) bool { return len(part) == 0 || string(part) == "null" }
+
+// partsCall describes one prices or stock answer for serveParts.
+type partsCall struct {
+	endpoint string   // for the counters, e.g. "prices"
+	schema   string   // the answer's schema
+	products []string // as asked, distinct
+	keyOf    func(product string) string
+	// fetch asks the ERP for the parts of need; a product missing from
+	// the map is unknown to the ERP.
+	fetch func(ctx context.Context, need []string) (map[string]json.RawMessage, error)
+	// compose builds the answer from products and their parts (nullPart
+	// for an unknown one).
+	compose func(products []string, parts []json.RawMessage) ([]byte, error)
+}
+
+// serveParts answers from per-product cache entries, fetching the missing
+// and stale ones. The answer is a HIT when every part is fresh, STALE when
+// some are stale but none missing (one background refresh of those runs),
+// and a MISS when any part had to be fetched; a failed fetch of missing
+// parts is the answer's error. Fetched parts are stored only when an
+// answer made of them passes the schema, so an answer put together from
+// stored parts needs no check.
+func (s *Service) serveParts(ctx context.Context, c partsCall) (Answer, error) {
+	now := s.now()
+	ttl := s.cfg.TTLList
+	ents, found := s.lookupParts(ctx, c.products, c.keyOf)
+	parts := make([]json.RawMessage, len(c.products))
+	var missing, stale []string
+	var oldest time.Duration
+	for i, p := range c.products {
+		if !found[i] {
+			missing = append(missing, p)
+			continue
+		}
+		age := now.Sub(ents[i].built)
+		switch {
+		case age >= ttl+s.cfg.StaleFor:
+			missing = append(missing, p)
+			continue
+		case age >= ttl:
+			stale = append(stale, p)
+		}
+		parts[i] = ents[i].body
+		oldest = max(oldest, age)
+	}
+	if len(missing) == 0 {
+		result := Hit
+		if len(stale) > 0 {
+			result = Stale
+			s.stats.Stale.Add(1)
+			s.obs.CacheResult(c.endpoint, Stale)
+			need := stale
+			slices.Sort(need)
+			s.flight.DoChan(c.flightKey(need), func() (any, error) { return s.fillParts(ctx, c, need) })
+		} else {
+			s.stats.Hits.Add(1)
+			s.obs.CacheResult(c.endpoint, Hit)
+		}
+		body, err := c.compose(c.products, parts)
+		if err != nil {
+			return Answer{}, err
+		}
+		return Answer{Body: body, Cache: result, Age: oldest, TTL: ttl - oldest}, nil
+	}
+
+	s.stats.Misses.Add(1)
+	s.obs.CacheResult(c.endpoint, Miss)
+	need := append(missing, stale...)
+	slices.Sort(need)
+	ch := s.flight.DoChan(c.flightKey(need), func() (any, error) { return s.fillParts(ctx, c, need) })
+	var got partsFilled
+	var shared bool
+	select {
+	case res := <-ch:
+		if res.Shared {
+			s.stats.Coalesced.Add(1)
+			s.obs.Coalesced(c.endpoint)
+		}
+		if res.Err != nil {
+			return Answer{}, res.Err
+		}
+		got, shared = res.Val.(partsFilled), res.Shared
+	case <-ctx.Done():
+		return Answer{}, ctx.Err()
+	}
+	for i, p := range c.products {
+		if part, ok := got.parts[p]; ok {
+			parts[i] = part
+		}
+	}
+	body, err := c.compose(c.products, parts)
+	if err != nil {
+		return Answer{}, err
+	}
+	return Answer{Body: body, Cache: Miss, TTL: ttl, Collapsed: shared, Stored: got.stored}, nil
+}
+
+// flightKey names a fetch of need for coalescing: the cache keys of the
+// parts, so that customers never share a fetch of per-customer parts.
+func (c partsCall) flightKey(need []string) string {
+	ks := make([]string, len(need))
+	for i, p := range need {
+		ks[i] = c.keyOf(p)
+	}
+	return "parts\x00" + c.endpoint + "\x00" + strings.Join(ks, "\x00")
+}
+
+// partsFilled is what fillParts made: every part of need (nullPart for
+// unknown products), and whether all of them were stored.
+type partsFilled struct {
+	parts  map[string]json.RawMessage
+	stored bool
+}
+
+// fillParts fetches the parts of need within the ERP budget, detached from
+// the caller's context, checks an answer made of them against the schema,
+// and stores each.
+func (s *Service) fillParts(ctx context.Context, c partsCall, need []string) (partsFilled, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Budget)
+	defer cancel()
+	s.stats.Fetches.Add(1)
+	s.obs.Fetch(c.endpoint)
+	got, err := c.fetch(ctx, need)
+	s.health.observe(err, s.now())
+	if err != nil {
+		return partsFilled{}, err
+	}
+	parts := make([]json.RawMessage, len(need))
+	all := make(map[string]json.RawMessage, len(need))
+	for i, p := range need {
+		part, ok := got[p]
+		if !ok {
+			part = nullPart
+		}
+		parts[i], all[p] = part, part
+	}
+	body, err := c.compose(need, parts)
+	if err == nil {
+		_, err = s.encode(c.schema, json.RawMessage(body))
+	}
+	if err != nil {
+		s.log.Error("answer failed its schema; not cached", "endpoint", c.endpoint, "err", err)
+		return partsFilled{}, err
+	}
+	built := s.now()
+	g := new(errgroup.Group)
+	g.SetLimit(partsParallel)
+	for _, p := range need {
+		g.Go(func() error { return s.setPart(ctx, c.keyOf(p), all[p], built) })
+	}
+	return partsFilled{parts: all, stored: g.Wait() == nil}, nil
+}
+
+// lookupParts reads the entries of products with up to partsParallel
+// readers (a shared store answers each read over the network); a cache
+// failure counts as a miss.
+func (s *Service) lookupParts(ctx context.Context, products []string, keyOf func(string) string) ([]entry, []bool) {
+	ents := make([]entry, len(products))
+	found := make([]bool, len(products))
+	workers := min(partsParallel, (len(products)+3)/4) // at least 4 reads each
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(products); i += workers {
+				ents[i], found[i] = s.lookup(ctx, keyOf(products[i]))
+			}
+		})
+	}
+	wg.Wait()
+	return ents, found
+}
+
+// setPart stores one part as built at built, for as long as it may serve.
+// A failure is logged and returned.
+func (s *Service) setPart(ctx context.Context, key string, part []byte, built time.Time) error {
+	err := s.store.Set(ctx, key, encodeEntry(built, part), s.cfg.TTLList+s.cfg.StaleFor)
+	if err != nil {
+		s.log.Warn("cache set failed", "key", key, "err", err)
+	}
+	return err
+}
