@@ -330,6 +330,9 @@ func (c *Client) transportError(ctx, actx context.Context, op string, err error)
 	if errors.As(err, &ue) {
 		err = ue.Err // drop the URL: op names the call already
 	}
+	if e, ok := refusalError(op, err); ok {
+		return e // refused by the transport (guard.go): not retried
+	}
 	if errors.Is(context.Cause(actx), errCallTimeout) {
 		return &Error{Op: op, Err: ErrTimeout, cause: fmt.Errorf("no answer within %s", c.callTimeout), retry: true}
 	}
@@ -404,7 +407,7 @@ func (c *Client) backoff(attempt int) time.Duration {
 	if ceil > c.backoffCap || ceil <= 0 {
 		ceil = c.backoffCap
 	}
-	return rand.N(ceil + 1)
+	return rand.N(ceil + 1) // #nosec G404 -- backoff jitter, not a secret
 }
 
 // fits reports whether waiting d still leaves time before ctx's deadline

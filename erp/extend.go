@@ -23,7 +23,7 @@ import (
 
 // Paths, relative to Config.BaseURL.
 const (
-	pathToken        = "/oauth/token"
+	pathToken        = "/oauth/token"         // #nosec G101 -- a URL path, not a credential
 	pathOrders       = "/CustomerOrders"      // list; /{orderNumber} for one
 	pathInvoices     = "/CustomerInvoices"    // list; /{invoiceNumber} for one
 	pathInvoicePDF   = "/pdf"                 // after /CustomerInvoices/{invoiceNumber}

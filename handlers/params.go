@@ -22,6 +22,7 @@ const (
 	maxPerPage     = 100
 	maxPage        = 100000
 	defaultSpan    = 365 // days from "from" to "to" when from is not given
+	maxSpanYears   = 3   // the longest from..to a caller may ask for
 )
 
 // listParams are the parameters of the list calls.
@@ -124,6 +125,9 @@ func parseList(v *structValidator, q url.Values, today time.Time) (string, pull.
 	}
 	if from.After(to) {
 		return "", pull.ListQuery{}, &paramError{Param: "from", Msg: "from must not be after to"}
+	}
+	if from.Before(to.AddDate(-maxSpanYears, 0, 0)) {
+		return "", pull.ListQuery{}, &paramError{Param: "from", Msg: fmt.Sprintf("from and to must be at most %d years apart", maxSpanYears)}
 	}
 	return p.CustomerNo, pull.ListQuery{
 		From: from.Format(dateLayout), To: to.Format(dateLayout),

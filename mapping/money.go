@@ -83,7 +83,7 @@ func (m *Mapper) Money(a erp.Amount, currency string) string {
 	l := &m.locale
 
 	v := int64(a)
-	u := uint64(v)
+	u := uint64(v) // #nosec G115 -- two's complement on purpose: negated below for the magnitude
 	if v < 0 {
 		u = -u // the magnitude, also for math.MinInt64
 	}

@@ -1,0 +1,86 @@
+package erp
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Refusal is implemented by the errors a guarding http.RoundTripper (see
+// NewHTTPClient; the gateway's is erpguard.Guard) returns when it declines
+// to send a call on purpose: the circuit is open, too many calls are in
+// flight, or the client-side rate limit is spent. The Client never retries
+// a refusal: retrying into an open circuit or a spent limit only burns the
+// caller's budget. It returns an *Error wrapping Refused's sentinel
+// (ErrUnavailable or ErrThrottled) with its RetryAfter.
+type Refusal interface {
+	error
+	// Refused returns how long until a call may pass (0 when unknown)
+	// and the sentinel the Client reports.
+	Refused() (retryAfter time.Duration, sentinel error)
+}
+
+// ErrAttemptTimeout is the cancellation cause (context.Cause) of a
+// request's context when its attempt ran out of Config.CallTimeout. A
+// RoundTripper tells a timeout, which says something about the ERP, from a
+// caller who hung up, which does not, by it.
+var ErrAttemptTimeout = errCallTimeout
+
+// refusalError is the *Error for a call the transport refused to send.
+func refusalError(op string, err error) (*Error, bool) {
+	var rf Refusal
+	if !errors.As(err, &rf) {
+		return nil, false
+	}
+	wait, sentinel := rf.Refused()
+	if sentinel == nil {
+		sentinel = ErrUnavailable
+	}
+	return &Error{Op: op, Err: sentinel, cause: err, RetryAfter: wait}, true
+}
+
+// Rate-limit groups of Extend Commerce (extend-commerce.md: "3 rate-limit
+// groups", their membership not published). The assumption, kept here
+// with the adapter's others: sales documents, products, and the rest.
+const (
+	RateGroupSales    = "sales"    // CustomerOrders, CustomerInvoices (and their PDFs)
+	RateGroupProducts = "products" // Products, ProductAvailability, ProductPrices
+	RateGroupOther    = "other"    // Customers, the token request, anything else
+)
+
+// RateGroup returns the rate-limit group of a request to urlPath (the
+// whole path, BaseURL's included): the group of the first path segment
+// that names an Extend collection.
+func RateGroup(urlPath string) string {
+	for seg := range strings.SplitSeq(urlPath, "/") {
+		switch seg {
+		case pathOrders[1:], pathInvoices[1:]:
+			return RateGroupSales
+		case "Products", pathAvailability[1:], pathPrices[1:]:
+			return RateGroupProducts
+		}
+	}
+	return RateGroupOther
+}
+
+// headerRateLimitRemaining is the calls left in the current window.
+const headerRateLimitRemaining = "X-Ratelimit-Remaining"
+
+// ThrottleWait reads an answer's rate-limit headers as Extend sends them:
+// for a 429, how long Extend asked to wait (Retry-After, else
+// x-ratelimit-reset, else 1s); for any other answer that says no calls
+// are left in the window (x-ratelimit-remaining: 0), the time until the
+// window resets; else 0.
+func ThrottleWait(status int, h http.Header, now time.Time) time.Duration {
+	if status == http.StatusTooManyRequests {
+		if d := retryAfter(h, now, true); d > 0 {
+			return d
+		}
+		return time.Second
+	}
+	if rem := strings.TrimSpace(h.Get(headerRateLimitRemaining)); rem == "0" {
+		return retryAfter(http.Header{headerRateLimitReset: h.Values(headerRateLimitReset)}, now, true)
+	}
+	return 0
+}

@@ -1,0 +1,161 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vendre-extend/gateway/api"
+	"github.com/vendre-extend/gateway/erp/extendsim"
+	"github.com/vendre-extend/gateway/handlers"
+	"github.com/vendre-extend/gateway/ratelimit"
+)
+
+// limitedEcho is ev's gateway with per-key and per-customer limits.
+func limitedEcho(ev *env, perKey, perCustomer ratelimit.Limit) *echo.Echo {
+	d := handlers.Deps{Pull: ev.svc, APIKeys: []string{"other-key", testKey}, Now: ev.clock.Now}
+	if perKey.Enabled() {
+		d.KeyLimit = ratelimit.NewLocal(perKey, 0)
+	}
+	if perCustomer.Enabled() {
+		d.CustomerLimit = ratelimit.NewLocal(perCustomer, 0)
+	}
+	return handlers.New(d)
+}
+
+func serve(e *echo.Echo, target, key string) (int, http.Header, string) {
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	req.Header.Set("X-Api-Key", key)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	return rec.Code, rec.Header(), rec.Body.String()
+}
+
+func TestRateLimitPerKey(t *testing.T) {
+	ev := newEnv(t)
+	e := limitedEcho(ev, ratelimit.Limit{N: 5, Per: time.Minute}, ratelimit.Limit{})
+	target := "/v1/orders?customer_no=" + extendsim.CustomerShowcase
+	limited := 0
+	for range 20 {
+		code, h, body := serve(e, target, testKey)
+		if code == http.StatusTooManyRequests {
+			limited++
+			if !strings.Contains(body, `"code":"rate_limited"`) {
+				t.Errorf("429 body %s, want code rate_limited", body)
+			}
+			if s, err := strconv.Atoi(h.Get("Retry-After")); err != nil || s < 1 {
+				t.Errorf("429 Retry-After = %q, want whole seconds >= 1", h.Get("Retry-After"))
+			}
+		}
+	}
+	if limited < 14 {
+		t.Errorf("%d of 20 requests got 429, want at least 14 (limit 5 per minute)", limited)
+	}
+	// Another key has its own budget.
+	if code, _, _ := serve(e, target, "other-key"); code != http.StatusOK {
+		t.Errorf("other key = %d, want 200", code)
+	}
+	// A refused key is 401, and does not spend anything.
+	if code, _, _ := serve(e, target, "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("wrong key = %d, want 401", code)
+	}
+}
+
+func TestRateLimitPerCustomer(t *testing.T) {
+	ev := newEnv(t)
+	e := limitedEcho(ev, ratelimit.Limit{}, ratelimit.Limit{N: 3, Per: time.Minute})
+	for range 5 {
+		serve(e, "/v1/orders?customer_no="+extendsim.CustomerShowcase, testKey)
+	}
+	if code, _, _ := serve(e, "/v1/invoices?customer_no="+extendsim.CustomerShowcase, "other-key"); code != http.StatusTooManyRequests {
+		t.Errorf("the same customer with another key, on another route = %d, want 429", code)
+	}
+	if code, _, _ := serve(e, "/v1/orders?customer_no="+extendsim.CustomerOther, testKey); code != http.StatusOK {
+		t.Errorf("another customer = %d, want 200", code)
+	}
+}
+
+// TestCallerLimits: everything a caller controls is bounded, and going
+// over is a 4xx with the contract's JSON error, never a 5xx.
+func TestCallerLimits(t *testing.T) {
+	ev := newEnv(t)
+	c := "customer_no=" + extendsim.CustomerShowcase
+	tests := []struct {
+		name   string
+		target string
+		header map[string]string
+		status int
+		param  string // named in the message
+	}{
+		{"query too long", "/v1/orders?" + c + "&x=" + strings.Repeat("a", handlers.MaxQuery), nil, 400, "query"},
+		{"dates over 3 years", "/v1/orders?" + c + "&from=2020-01-01&to=2026-01-01", nil, 400, "from and to"},
+		{"dates 3 years", "/v1/invoices?" + c + "&from=2023-01-01&to=2026-01-01", nil, 200, ""},
+		{"id too long", "/v1/orders/" + strings.Repeat("1", 65) + "?" + c, nil, 400, "id"},
+		{"id characters", "/v1/orders/1%2F..%2F2?" + c, nil, 400, "id"},
+		{"customer_no too long", "/v1/orders?customer_no=" + strings.Repeat("1", 33), nil, 400, "customer_no"},
+		{"per_page too big", "/v1/orders?" + c + "&per_page=101", nil, 400, "per_page"},
+		{"page too big", "/v1/orders?" + c + "&page=1000000000", nil, 400, "page"},
+		{"headers too large", "/v1/orders?" + c, map[string]string{"X-Junk": strings.Repeat("j", handlers.MaxHeader)}, 431, ""},
+		{"token too long", "/v1/documents/" + strings.Repeat("t", 2000), nil, 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := map[string]string{"X-Api-Key": testKey}
+			for k, v := range tt.header {
+				h[k] = v
+			}
+			rec := ev.do(t, http.MethodGet, tt.target, h)
+			if rec.Code != tt.status {
+				t.Fatalf("GET %.80s = %d, want %d: %s", tt.target, rec.Code, tt.status, rec.Body)
+			}
+			if tt.status == 200 {
+				return
+			}
+			e := decode[api.Error](t, rec)
+			if e.Error.Code == "" || !strings.Contains(e.Error.Message, tt.param) {
+				t.Errorf("error %+v, want a code and a message naming %q", e.Error, tt.param)
+			}
+		})
+	}
+}
+
+// TestReadyzFollowsTheBreaker: with Deps.ERPDown set, /readyz asks it.
+func TestReadyzFollowsTheBreaker(t *testing.T) {
+	ev := newEnv(t)
+	open := false
+	e := handlers.New(handlers.Deps{Pull: ev.svc, ERPDown: func() bool { return open }})
+	for _, tt := range []struct {
+		open bool
+		want int
+	}{{false, 200}, {true, 503}, {false, 200}} {
+		open = tt.open
+		code, _, body := serve(e, "/readyz", "")
+		if code != tt.want {
+			t.Errorf("circuit open=%v: /readyz = %d, want %d: %s", tt.open, code, tt.want, body)
+		}
+	}
+}
+
+// TestBudgetBoundsTheAnswer: with the ERP failing slowly, the answer (an
+// error here, nothing being cached) comes within EXTEND_TIMEOUT, retries
+// included.
+func TestBudgetBoundsTheAnswer(t *testing.T) {
+	budget := 300 * time.Millisecond
+	ev := newEnv(t, withBudget(budget))
+	ev.sim.SetFailing(http.StatusServiceUnavailable)
+	ev.sim.SetLatency(120 * time.Millisecond)
+	start := time.Now()
+	rec := ev.get(t, "/v1/orders?customer_no="+extendsim.CustomerShowcase)
+	took := time.Since(start)
+	if rec.Code != http.StatusServiceUnavailable && rec.Code != http.StatusGatewayTimeout {
+		t.Errorf("status %d, want 503 or 504", rec.Code)
+	}
+	if took > budget+150*time.Millisecond {
+		t.Errorf("answer took %v, budget %v", took, budget)
+	}
+}

@@ -1,0 +1,196 @@
+// Package ratelimit counts events per key against a Limit: at most N events
+// in any window of length Per. It has two implementations with the same
+// Allow method: Local, in process (golang.org/x/time/rate, one token bucket
+// per key, a bounded number of keys), and Redis (GCRA in a Lua script, from
+// github.com/go-redis/redis_rate), shared by every replica that uses the
+// same Redis, falling back to a Local one while Redis fails.
+//
+// The gateway limits three things with it: the calls it makes to each of
+// Extend Commerce's rate-limit groups (erpguard), and the requests each
+// Vendre API key and each customer may make (handlers.RateLimit).
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+)
+
+// Limit is at most N events in any window of length Per. The zero Limit
+// means no limit.
+type Limit struct {
+	N   int
+	Per time.Duration
+}
+
+// Enabled reports whether l limits anything.
+func (l Limit) Enabled() bool { return l.N > 0 && l.Per > 0 }
+
+// String formats l as Parse reads it: "300/1m0s", or "off".
+func (l Limit) String() string {
+	if !l.Enabled() {
+		return "off"
+	}
+	return strconv.Itoa(l.N) + "/" + l.Per.String()
+}
+
+// Parse reads a limit written "N/duration" ("300/1m", "20/1s"); "off", "0"
+// and "" are the zero Limit (no limit).
+func Parse(s string) (Limit, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" || strings.EqualFold(s, "off") {
+		return Limit{}, nil
+	}
+	n, per, ok := strings.Cut(s, "/")
+	if !ok {
+		return Limit{}, fmt.Errorf("want N/duration such as 300/1m, or off, got %q", s)
+	}
+	l := Limit{}
+	var err error
+	if l.N, err = strconv.Atoi(strings.TrimSpace(n)); err != nil || l.N < 1 || l.N > 1_000_000 {
+		return Limit{}, fmt.Errorf("want a count from 1 to 1000000 before the slash, got %q", s)
+	}
+	if l.Per, err = time.ParseDuration(strings.TrimSpace(per)); err != nil || l.Per < time.Millisecond || l.Per > 24*time.Hour {
+		return Limit{}, fmt.Errorf("want a duration from 1ms to 24h after the slash, got %q", s)
+	}
+	return l, nil
+}
+
+// bucket returns the steady rate (events per Per) and the burst of a token
+// bucket (or GCRA) that lets at most N events into any window of length
+// Per: burst + rate = N, burst a tenth of N (at least 1). A burst of N with
+// a rate of N would let up to 2N through in the worst window.
+func (l Limit) bucket() (perWindow, burst int) {
+	burst = max(1, l.N/10)
+	perWindow = max(1, l.N-burst)
+	return perWindow, burst
+}
+
+// Decision is the answer to one Allow.
+type Decision struct {
+	Allowed bool
+	// RetryAfter is, when not Allowed, how long until one event would be
+	// allowed; 0 when Allowed.
+	RetryAfter time.Duration
+}
+
+// DefaultMaxKeys bounds the keys a Local limiter remembers.
+const DefaultMaxKeys = 100_000
+
+// Local limits events per key in this process. Keys idle for longer than
+// the window are forgotten (their bucket would be full again anyway), and
+// at most maxKeys are kept: a flood of distinct keys cannot grow memory.
+type Local struct {
+	limit Limit
+	every rate.Limit
+	burst int
+	keys  *otter.Cache[string, *rate.Limiter]
+	now   func() time.Time
+}
+
+// NewLocal returns a Local limiter for l remembering at most maxKeys keys
+// (DefaultMaxKeys when maxKeys <= 0). A disabled l allows everything.
+func NewLocal(l Limit, maxKeys int) *Local {
+	if maxKeys <= 0 {
+		maxKeys = DefaultMaxKeys
+	}
+	x := &Local{limit: l, now: time.Now}
+	if !l.Enabled() {
+		return x
+	}
+	per, burst := l.bucket()
+	x.every = rate.Limit(float64(per) / l.Per.Seconds())
+	x.burst = burst
+	x.keys = otter.Must(&otter.Options[string, *rate.Limiter]{
+		MaximumSize:      maxKeys,
+		ExpiryCalculator: otter.ExpiryAccessing[string, *rate.Limiter](l.Per),
+	})
+	return x
+}
+
+// Limit returns the limit x enforces.
+func (x *Local) Limit() Limit { return x.limit }
+
+// Allow takes one event for key now, if the limit allows it. It never
+// fails.
+func (x *Local) Allow(_ context.Context, key string) (Decision, error) {
+	if x.keys == nil {
+		return Decision{Allowed: true}, nil
+	}
+	lim, _ := x.keys.ComputeIfAbsent(key, func() (*rate.Limiter, bool) {
+		return rate.NewLimiter(x.every, x.burst), false
+	})
+	now := x.now()
+	r := lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return Decision{RetryAfter: d}, nil
+	}
+	return Decision{Allowed: true}, nil
+}
+
+// Redis limits events per key across every replica sharing rdb. While
+// Redis fails it decides with a Local limiter of the same Limit (each
+// replica then allows the limit on its own) and logs that once a minute.
+type Redis struct {
+	limit    Limit
+	rl       *redis_rate.Limiter
+	rlimit   redis_rate.Limit
+	prefix   string
+	fallback *Local
+	log      *slog.Logger
+	warned   atomic.Int64 // unix seconds of the last warning
+}
+
+// NewRedis returns a Redis limiter for l; keys are stored under prefix
+// (redis_rate adds "rate:" in front). log may be nil.
+func NewRedis(rdb redis.UniversalClient, prefix string, l Limit, log *slog.Logger) *Redis {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	per, burst := l.bucket()
+	return &Redis{
+		limit:    l,
+		rl:       redis_rate.NewLimiter(rdb),
+		rlimit:   redis_rate.Limit{Rate: per, Burst: burst, Period: l.Per},
+		prefix:   prefix,
+		fallback: NewLocal(l, 0),
+		log:      log,
+	}
+}
+
+// Limit returns the limit x enforces.
+func (x *Redis) Limit() Limit { return x.limit }
+
+// Allow takes one event for key now, if the limit allows it. A Redis
+// failure is not an error: the in-process fallback decides instead.
+func (x *Redis) Allow(ctx context.Context, key string) (Decision, error) {
+	if !x.limit.Enabled() {
+		return Decision{Allowed: true}, nil
+	}
+	res, err := x.rl.Allow(ctx, x.prefix+key, x.rlimit)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return Decision{}, err
+		}
+		if now := time.Now().Unix(); now-x.warned.Load() >= 60 {
+			x.warned.Store(now)
+			x.log.Warn("rate limit: redis failed; limiting per replica until it answers", "err", err)
+		}
+		return x.fallback.Allow(ctx, key)
+	}
+	if res.Allowed > 0 {
+		return Decision{Allowed: true}, nil
+	}
+	return Decision{RetryAfter: max(res.RetryAfter, time.Millisecond)}, nil
+}

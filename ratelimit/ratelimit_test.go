@@ -1,0 +1,147 @@
+package ratelimit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vendre-extend/gateway/cache/cachetest"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Limit
+		wantErr bool
+	}{
+		{"300/1m", Limit{300, time.Minute}, false},
+		{" 20 / 1s ", Limit{20, time.Second}, false},
+		{"off", Limit{}, false},
+		{"0", Limit{}, false},
+		{"", Limit{}, false},
+		{"300", Limit{}, true},
+		{"-1/1s", Limit{}, true},
+		{"10/0s", Limit{}, true},
+		{"10/forever", Limit{}, true},
+		{"x/1s", Limit{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Parse(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("Parse(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestLocalWindow checks the promise: at most N events in any window of
+// length Per, under a caller that asks every millisecond.
+func TestLocalWindow(t *testing.T) {
+	l := Limit{N: 50, Per: time.Second}
+	x := NewLocal(l, 10)
+	now := time.Unix(1_700_000_000, 0)
+	x.now = func() time.Time { return now }
+	var allowed []time.Time
+	for i := 0; i < 5000; i++ {
+		d, _ := x.Allow(context.Background(), "k")
+		if d.Allowed {
+			allowed = append(allowed, now)
+		} else if d.RetryAfter <= 0 {
+			t.Fatalf("denied with RetryAfter %v", d.RetryAfter)
+		}
+		now = now.Add(time.Millisecond)
+	}
+	if n := maxInWindow(allowed, l.Per); n > l.N {
+		t.Errorf("%d events in one window, want at most %d", n, l.N)
+	}
+	if len(allowed) < 4*l.N { // 5 s: nearly 5 windows' worth
+		t.Errorf("only %d events allowed in 5 windows of %d", len(allowed), l.N)
+	}
+}
+
+func TestLocalKeysIndependentAndBounded(t *testing.T) {
+	x := NewLocal(Limit{N: 1, Per: time.Hour}, 100)
+	ctx := context.Background()
+	for _, k := range []string{"a", "b"} {
+		if d, _ := x.Allow(ctx, k); !d.Allowed {
+			t.Errorf("first event of %q denied", k)
+		}
+	}
+	if d, _ := x.Allow(ctx, "a"); d.Allowed || d.RetryAfter <= 0 {
+		t.Errorf("second event of a = %+v, want denied with a RetryAfter", d)
+	}
+	for i := range 10_000 {
+		_, _ = x.Allow(ctx, "flood"+string(rune(i)))
+	}
+	x.keys.CleanUp()
+	if n := x.keys.EstimatedSize(); n > 100 {
+		t.Errorf("remembers %d keys, want at most 100", n)
+	}
+}
+
+func TestDisabledAllowsAll(t *testing.T) {
+	x := NewLocal(Limit{}, 0)
+	for range 1000 {
+		if d, _ := x.Allow(context.Background(), "k"); !d.Allowed {
+			t.Fatal("a disabled limit denied an event")
+		}
+	}
+}
+
+func TestRedisSharedAcrossReplicas(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	if rdb == nil {
+		return
+	}
+	l := Limit{N: 20, Per: time.Minute}
+	a, b := NewRedis(rdb, prefix, l, nil), NewRedis(rdb, prefix, l, nil)
+	ctx := context.Background()
+	allowed := 0
+	for i := range 60 {
+		x := a
+		if i%2 == 1 {
+			x = b
+		}
+		d, err := x.Allow(ctx, "group")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allowed {
+			allowed++
+		} else if d.RetryAfter <= 0 {
+			t.Errorf("denied without RetryAfter")
+		}
+	}
+	// Burst 2 plus at most one more from the rate within the test's time.
+	if allowed > l.N || allowed < 2 {
+		t.Errorf("two replicas allowed %d events together, want 2..%d", allowed, l.N)
+	}
+	t.Cleanup(func() { rdb.Del(context.Background(), "rate:"+prefix+"group") })
+}
+
+func TestRedisDownFallsBack(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1})
+	defer rdb.Close()
+	x := NewRedis(rdb, "t:", Limit{N: 1, Per: time.Hour}, nil)
+	ctx := context.Background()
+	if d, err := x.Allow(ctx, "k"); err != nil || !d.Allowed {
+		t.Fatalf("first event with Redis down = %+v, %v; want allowed by the fallback", d, err)
+	}
+	if d, err := x.Allow(ctx, "k"); err != nil || d.Allowed {
+		t.Fatalf("second event with Redis down = %+v, %v; want denied by the fallback", d, err)
+	}
+}
+
+func maxInWindow(ts []time.Time, w time.Duration) int {
+	best, j := 0, 0
+	for i := range ts {
+		for ts[i].Sub(ts[j]) >= w {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
+}
