@@ -87,6 +87,8 @@ type Server struct {
 	failNextStatus int
 	failing        int
 	garbage        map[string]bool
+
+	creates createFaults // faults_create.go
 }
 
 // productRec is an article with its ChangedAt.
@@ -206,7 +208,7 @@ func (s *Server) routes() {
 	handle("POST /oauth/token", OpToken, false, s.token)
 	handle("GET /CustomerOrders", OpOrderList, true, s.orderList)
 	handle("GET /CustomerOrders/{n}", OpOrder, true, s.order)
-	handle("POST /CustomerOrders", OpOrderCreate, true, s.createOrder)
+	handle("POST /CustomerOrders", OpOrderCreate, true, s.createOrderFaulty) // faults_create.go
 	handle("GET /CustomerInvoices", OpInvoiceList, true, s.invoiceList)
 	handle("GET /CustomerInvoices/{n}", OpInvoice, true, s.invoice)
 	handle("GET /CustomerInvoices/{n}/pdf", OpInvoicePDF, true, s.invoicePDF)

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vendre-extend/gateway/erp"
+	"github.com/vendre-extend/gateway/handlers"
+	"github.com/vendre-extend/gateway/pushers"
+	"github.com/vendre-extend/gateway/pushers/orders"
+	"github.com/vendre-extend/gateway/pushers/stock"
+	"github.com/vendre-extend/gateway/webhook"
+)
+
+// PushConfig holds the settings of the webhook intake's pushers
+// (shop-model.md, "Settings").
+type PushConfig struct {
+	StockSinks         []string
+	StockSweepEvery    time.Duration
+	StockWarehouses    []string
+	VendreStockDir     string
+	VendreStockFTPURL  string // holds a password
+	RetailCRMURL       string
+	RetailCRMAPIKey    string // secret
+	RetailCRMStores    []string
+	StockWebhookURL    string
+	StockWebhookSecret string // secret
+	OrderSources       []string
+	VendreWebhookToken string // secret
+
+	XSaleURL, XSaleOrganization, XSaleTokenURL             string
+	XSaleClientID, XSaleClientSecret                       string // secret
+	XSaleUsername, XSalePassword                           string // secret
+	XSaleStatusNew, XSaleStatusImported, XSaleStatusManual string
+	XSalePollEvery                                         time.Duration
+	XSaleERPCustomer                                       string
+}
+
+// queuePrefix is the Redis prefix of durable work (webhook stream,
+// pushers' state), apart from the cache's "gw:" so that a cache flush never
+// touches it.
+const queuePrefix = "gwq:"
+
+// validatePushers checks the pusher settings; an error names the variable.
+func (c *Config) validatePushers() error {
+	p := &c.Push
+	bad := func(env, format string, a ...any) error {
+		return fmt.Errorf("config: %s: %s", env, fmt.Sprintf(format, a...))
+	}
+	for _, s := range p.StockSinks {
+		if !slices.Contains([]string{"vendre-file", "retailcrm", "webhook"}, s) {
+			return bad("STOCK_SINKS", "unknown sink %q (want vendre-file, retailcrm, webhook)", s)
+		}
+	}
+	for _, s := range p.OrderSources {
+		if !slices.Contains([]string{"vendre-webhook", "xsale"}, s) {
+			return bad("ORDER_SOURCES", "unknown source %q (want vendre-webhook, xsale)", s)
+		}
+	}
+	if (len(p.StockSinks) > 0 || len(p.OrderSources) > 0) && c.RedisURL == "" {
+		return bad("REDIS_URL", "required by STOCK_SINKS and ORDER_SOURCES (their work is kept in Redis)")
+	}
+	if slices.Contains(p.StockSinks, "vendre-file") {
+		if p.VendreStockDir == "" && p.VendreStockFTPURL == "" {
+			return bad("VENDRE_STOCK_DIR", "VENDRE_STOCK_DIR or VENDRE_STOCK_FTP_URL is required for the vendre-file sink")
+		}
+		if p.VendreStockDir != "" {
+			if fi, err := os.Stat(p.VendreStockDir); err != nil || !fi.IsDir() {
+				return bad("VENDRE_STOCK_DIR", "%q is not a directory", p.VendreStockDir)
+			}
+		}
+		if p.VendreStockFTPURL != "" {
+			if _, err := stock.NewFTPTarget(p.VendreStockFTPURL); err != nil {
+				return bad("VENDRE_STOCK_FTP_URL", "%v", err)
+			}
+		}
+	}
+	if slices.Contains(p.StockSinks, "retailcrm") {
+		if err := checkURL(p.RetailCRMURL); err != nil {
+			return bad("RETAILCRM_URL", "%v", err)
+		}
+		if p.RetailCRMAPIKey == "" {
+			return bad("RETAILCRM_API_KEY", "required for the retailcrm sink")
+		}
+	}
+	for _, s := range p.RetailCRMStores {
+		if w, code, ok := strings.Cut(s, ":"); !ok || w == "" || code == "" {
+			return bad("RETAILCRM_STORES", "want extendWarehouse:crmStoreCode, got %q", s)
+		}
+	}
+	if slices.Contains(p.StockSinks, "webhook") {
+		if err := checkURL(p.StockWebhookURL); err != nil {
+			return bad("STOCK_WEBHOOK_URL", "%v", err)
+		}
+		if p.StockWebhookSecret == "" {
+			return bad("STOCK_WEBHOOK_SECRET", "required for the webhook sink")
+		}
+	}
+	if slices.Contains(p.OrderSources, "vendre-webhook") && len(p.VendreWebhookToken) < 16 {
+		return bad("VENDRE_WEBHOOK_TOKEN", "required for vendre-webhook, at least 16 characters")
+	}
+	if slices.Contains(p.OrderSources, "xsale") {
+		for _, u := range []struct{ env, v string }{{"XSALE_URL", p.XSaleURL}, {"XSALE_TOKEN_URL", p.XSaleTokenURL}} {
+			if err := checkURL(u.v); err != nil {
+				return bad(u.env, "%v", err)
+			}
+		}
+		for _, r := range []struct{ env, v string }{
+			{"XSALE_ORGANIZATION", p.XSaleOrganization}, {"XSALE_CLIENT_ID", p.XSaleClientID},
+			{"XSALE_CLIENT_SECRET", p.XSaleClientSecret}, {"XSALE_USERNAME", p.XSaleUsername},
+			{"XSALE_PASSWORD", p.XSalePassword}, {"XSALE_ERP_CUSTOMER", p.XSaleERPCustomer},
+		} {
+			if r.v == "" {
+				return bad(r.env, "required for the xsale order source")
+			}
+		}
+	}
+	return nil
+}
+
+// pusherSet is what buildPushers made: the routes' backends and the loops
+// to run in serve's errgroup.
+type pusherSet struct {
+	intake   *webhook.Intake // nil: EXTEND_WEBHOOK_SECRET unset
+	orders   *orders.Pusher  // nil: ORDER_SOURCES unset
+	registry *pushers.Registry
+	runs     []func(context.Context) error
+}
+
+// extendWebhooks is the intake as the handlers want it (a nil interface
+// when off, not a nil pointer in one).
+func (ps *pusherSet) extendWebhooks() handlers.ExtendWebhooks {
+	if ps.intake == nil {
+		return nil
+	}
+	return ps.intake
+}
+
+// vendreOrders is the Vendre order intake, nil when vendre-webhook is off.
+func (ps *pusherSet) vendreOrders() handlers.VendreOrders {
+	if ps.orders == nil || !slices.Contains(sourcesOf(ps.orders), "vendre-webhook") {
+		return nil
+	}
+	return ps.orders
+}
+
+func sourcesOf(p *orders.Pusher) []string { return p.Sources() }
+
+// buildPushers builds the Extend webhook intake and consumer, the stock
+// pusher and the order pusher that cfg asks for. rdb nil (no Redis) means
+// webhooks answer 503 and no pusher runs (Validate refused pushers without
+// Redis). ref is what order and invoice events refresh (the pull service);
+// obs, when not nil, counts webhook outcomes.
+func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, ref webhook.Refresher, obs webhook.Observer, log *slog.Logger) (*pusherSet, error) {
+	p := cfg.Push
+	ps := &pusherSet{}
+	var all []pushers.Pusher
+
+	var balances webhook.Balances
+	if len(p.StockSinks) > 0 && rdb != nil {
+		var sinks []stock.Sink
+		for _, name := range p.StockSinks {
+			switch name {
+			case "vendre-file":
+				var targets []stock.FileTarget
+				if p.VendreStockDir != "" {
+					targets = append(targets, stock.DirTarget{Dir: p.VendreStockDir})
+				}
+				if p.VendreStockFTPURL != "" {
+					t, err := stock.NewFTPTarget(p.VendreStockFTPURL)
+					if err != nil {
+						return nil, fmt.Errorf("config: VENDRE_STOCK_FTP_URL: %w", err)
+					}
+					targets = append(targets, t)
+				}
+				sinks = append(sinks, stock.NewFileSink(stock.RedisSeq(rdb, stock.SeqKey(queuePrefix)), targets...))
+			case "retailcrm":
+				stores := map[string]string{}
+				for _, s := range p.RetailCRMStores {
+					w, code, _ := strings.Cut(s, ":")
+					stores[strings.TrimSpace(w)] = strings.TrimSpace(code)
+				}
+				sinks = append(sinks, stock.NewRetailCRM(p.RetailCRMURL, p.RetailCRMAPIKey, stores, nil))
+			case "webhook":
+				sinks = append(sinks, stock.NewWebhook(p.StockWebhookURL, p.StockWebhookSecret, nil))
+			}
+		}
+		sp := stock.New(rdb, client, sinks, stock.Config{
+			Prefix: queuePrefix, SweepEvery: p.StockSweepEvery, Warehouses: p.StockWarehouses,
+			Budget: max(cfg.ExtendTimeout, 5*time.Second), Logger: log.With("pusher", "stock"),
+		})
+		balances = sp
+		all = append(all, sp)
+		ps.runs = append(ps.runs, sp.Run)
+	}
+
+	if len(p.OrderSources) > 0 && rdb != nil {
+		var sources []orders.Source
+		for _, name := range p.OrderSources {
+			switch name {
+			case "vendre-webhook":
+				sources = append(sources, orders.NewVendre(p.VendreWebhookToken, cfg.Location))
+			case "xsale":
+				sources = append(sources, orders.NewXSale(orders.XSaleConfig{
+					BaseURL: p.XSaleURL, Organization: p.XSaleOrganization, TokenURL: p.XSaleTokenURL,
+					ClientID: p.XSaleClientID, ClientSecret: p.XSaleClientSecret,
+					Username: p.XSaleUsername, Password: p.XSalePassword,
+					StatusNew: p.XSaleStatusNew, StatusImported: p.XSaleStatusImported, StatusManual: p.XSaleStatusManual,
+					Customer: p.XSaleERPCustomer, PollEvery: p.XSalePollEvery, Location: cfg.Location,
+				}))
+			}
+		}
+		op := orders.New(rdb, client, sources, orders.Config{
+			Prefix: queuePrefix, Budget: cfg.ExtendTimeout, Logger: log.With("pusher", "orders"),
+		})
+		ps.orders = op
+		all = append(all, op)
+		ps.runs = append(ps.runs, op.Run)
+	}
+
+	if len(cfg.WebhookSecrets) > 0 {
+		opts := webhook.Options{Prefix: queuePrefix, Observer: obs}
+		ps.intake = webhook.NewIntake(rdb, cfg.WebhookSecrets, opts)
+		if rdb == nil {
+			log.Warn("EXTEND_WEBHOOK_SECRET is set but REDIS_URL is not: webhooks answer 503 (they must be recorded durably)")
+		} else {
+			c := webhook.NewConsumer(rdb, ref, balances, webhook.ConsumerOptions{
+				Options: opts, Budget: 3 * cfg.ExtendTimeout, Logger: log.With("pusher", "webhooks"),
+			})
+			all = append(all, c)
+			ps.runs = append(ps.runs, c.Run)
+		}
+	}
+	ps.registry = pushers.NewRegistry(all...)
+	if len(all) > 0 {
+		log.Info("pushers", "names", names(all), "stock_sinks", p.StockSinks, "order_sources", p.OrderSources,
+			"vendre_stock_ftp_url", redactURL(p.VendreStockFTPURL), "stock_sweep_every", p.StockSweepEvery.String())
+	}
+	return ps, nil
+}
+
+func names(ps []pushers.Pusher) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name()
+	}
+	return out
+}
+
+// redactURL hides a URL's password.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return ""
+	}
+	return u.Redacted()
+}
+
+// pushersCmd is `gateway pushers [replay NAME]`: the pushers' status, or
+// a re-drive of one, through the running gateway's admin API.
+func pushersCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pushers", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", "http://localhost:8080", "the running gateway")
+	token := fs.String("admin-token", getenv("ADMIN_TOKEN"), "admin token ($ADMIN_TOKEN)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	method, path := http.MethodGet, "/admin/pushers"
+	switch rest := fs.Args(); {
+	case len(rest) == 0:
+	case len(rest) == 2 && rest[0] == "replay":
+		method, path = http.MethodPost, "/admin/pushers/"+url.PathEscape(rest[1])+"/replay"
+	default:
+		return errors.New("pushers: usage: gateway pushers [-url U] [replay NAME]")
+	}
+	if *token == "" {
+		return errors.New("pushers: ADMIN_TOKEN is required")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(*base, "/")+path, nil)
+	if err != nil {
+		return fmt.Errorf("pushers: -url: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+*token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("pushers: %w", err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	fmt.Fprintln(stdout, strings.TrimSpace(string(body)))
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("pushers: %s", res.Status)
+	}
+	return nil
+}

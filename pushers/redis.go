@@ -1,0 +1,202 @@
+package pushers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Lease is a lock in Redis that one replica at a time holds for ttl and
+// renews while it works, with a fencing token: every acquisition gets a
+// number larger than any before (INCR of key+":fence"), and the lease key
+// holds the holder's number. Writes made under the lease check in the same
+// Lua script that the key still holds their token (see Holds and
+// FenceScript), so a replica that lost the lease (a pause longer than ttl)
+// can no longer change anything.
+type Lease struct {
+	rdb redis.UniversalClient
+	key string
+	ttl time.Duration
+}
+
+// NewLease returns the lease stored under key, held for ttl per
+// acquisition or renewal.
+func NewLease(rdb redis.UniversalClient, key string, ttl time.Duration) *Lease {
+	return &Lease{rdb: rdb, key: key, ttl: ttl}
+}
+
+// Key is the Redis key holding the current holder's token.
+func (l *Lease) Key() string { return l.key }
+
+// TTL is how long an acquisition or renewal lasts.
+func (l *Lease) TTL() time.Duration { return l.ttl }
+
+// acquireScript: renew when ARGV[1] still holds the lease, else take it
+// when it is free with a new fencing token; answers the token or 0.
+var acquireScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(cur)
+end
+if cur then return 0 end
+local tok = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])
+return tok
+`)
+
+// Acquire renews the lease when token (0 for none) still holds it, or takes
+// it when it is free. It returns the token now holding it, or 0 when
+// another holder has it.
+func (l *Lease) Acquire(ctx context.Context, token int64) (int64, error) {
+	n, err := acquireScript.Run(ctx, l.rdb, []string{l.key, l.key + ":fence"},
+		strconv.FormatInt(token, 10), l.ttl.Milliseconds()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("pushers: lease %s: %w", l.key, err)
+	}
+	return n, nil
+}
+
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Release gives the lease up when token holds it, so another replica need
+// not wait for it to expire.
+func (l *Lease) Release(ctx context.Context, token int64) error {
+	return releaseScript.Run(ctx, l.rdb, []string{l.key}, strconv.FormatInt(token, 10)).Err()
+}
+
+// Recorder keeps a pusher's last success and last error in a Redis hash,
+// so every replica reports the same.
+type Recorder struct {
+	rdb redis.UniversalClient
+	key string
+}
+
+// NewRecorder returns a Recorder keeping its fields in the hash key.
+func NewRecorder(rdb redis.UniversalClient, key string) *Recorder {
+	return &Recorder{rdb: rdb, key: key}
+}
+
+// Success records a success at t.
+func (r *Recorder) Success(ctx context.Context, t time.Time) {
+	r.rdb.HSet(ctx, r.key, "last_success", t.UnixMilli())
+}
+
+// Failure records the error text msg at t. msg must not hold secrets.
+func (r *Recorder) Failure(ctx context.Context, t time.Time, msg string) {
+	if len(msg) > 500 {
+		msg = msg[:500] + "…"
+	}
+	r.rdb.HSet(ctx, r.key, "last_error", msg, "last_error_at", t.UnixMilli())
+}
+
+// Fill sets st's LastSuccess, LastError and LastErrorAt.
+func (r *Recorder) Fill(ctx context.Context, st *Status) error {
+	m, err := r.rdb.HGetAll(ctx, r.key).Result()
+	if err != nil {
+		return err
+	}
+	st.LastSuccess = msTime(m["last_success"])
+	st.LastError = m["last_error"]
+	st.LastErrorAt = msTime(m["last_error_at"])
+	return nil
+}
+
+func msTime(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+// DeadLetter is one piece of work a pusher gave up on, kept for an
+// operator to see and replay.
+type DeadLetter struct {
+	ID     string          `json:"id"`     // what it is: a product batch, an order number
+	At     time.Time       `json:"at"`     // when it was parked
+	Reason string          `json:"reason"` // the last error
+	Data   json.RawMessage `json:"data"`   // what replaying it needs
+}
+
+// DeadLetters is a pusher's dead-letter list, a Redis list of JSON
+// DeadLetter values, newest first.
+type DeadLetters struct {
+	rdb redis.UniversalClient
+	key string
+}
+
+// NewDeadLetters returns the list stored under key.
+func NewDeadLetters(rdb redis.UniversalClient, key string) *DeadLetters {
+	return &DeadLetters{rdb: rdb, key: key}
+}
+
+// Key is the Redis list's key.
+func (d *DeadLetters) Key() string { return d.key }
+
+// Add parks dl.
+func (d *DeadLetters) Add(ctx context.Context, dl DeadLetter) error {
+	b, err := json.Marshal(dl)
+	if err != nil {
+		return err
+	}
+	return d.rdb.LPush(ctx, d.key, b).Err()
+}
+
+// Len is how many are parked.
+func (d *DeadLetters) Len(ctx context.Context) (int64, error) {
+	return d.rdb.LLen(ctx, d.key).Result()
+}
+
+// Each calls f for every parked letter, oldest first, and removes a letter
+// once f returned nil for it: a replay re-queues the work first and drops
+// the letter after, so a crash in between repeats work rather than losing
+// it. It stops at the first error.
+func (d *DeadLetters) Each(ctx context.Context, f func(DeadLetter) error) (int, error) {
+	raws, err := d.rdb.LRange(ctx, d.key, 0, -1).Result()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := len(raws) - 1; i >= 0; i-- {
+		var dl DeadLetter
+		if err := json.Unmarshal([]byte(raws[i]), &dl); err != nil {
+			continue // not ours; leave it for an operator
+		}
+		if err := f(dl); err != nil {
+			return n, err
+		}
+		if err := d.rdb.LRem(ctx, d.key, 1, raws[i]).Err(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// List returns up to n parked letters, newest first.
+func (d *DeadLetters) List(ctx context.Context, n int64) ([]DeadLetter, error) {
+	raws, err := d.rdb.LRange(ctx, d.key, 0, n-1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeadLetter, 0, len(raws))
+	for _, r := range raws {
+		var dl DeadLetter
+		if json.Unmarshal([]byte(r), &dl) == nil {
+			out = append(out, dl)
+		}
+	}
+	return out, nil
+}
+
+// IsNil reports whether err is go-redis's "no such key".
+func IsNil(err error) bool { return errors.Is(err, redis.Nil) }

@@ -1,0 +1,728 @@
+// Package stock is the stock pusher: it moves available balances from
+// Extend Commerce to the shop.
+//
+// Work arrives as products marked "dirty" in a Redis sorted set: by balance
+// webhooks (BalanceChanged), by a periodic sweep of ProductAvailability
+// changed since a watermark kept in Redis (which heals lost webhooks), and
+// by a full sweep on demand (Replay). Marking is coalescing: a product
+// changed a hundred times before the next batch is pushed once, and since
+// its balances are fetched from the ERP when its batch is built, the last
+// change always wins.
+//
+// One replica at a time pushes (a lease with a fencing token). A batch of
+// at most BatchSize products is moved from the dirty set to an in-flight
+// hash in one Lua script, fetched, and pushed to every sink, each paced by
+// its own rate limiter and retried with backoff and jitter; a sink that
+// keeps failing gets the batch parked as a dead letter, which Replay puts
+// back. A product marked again while its batch is in flight is simply
+// dirty again; the in-flight hash of a replica that died is put back by
+// the next lease holder. Products whose balances equal what was last
+// pushed to every sink are skipped, so a sweep with an overlapping window
+// costs ERP reads, not shop writes.
+package stock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+
+	"github.com/vendre-extend/gateway/erp"
+	"github.com/vendre-extend/gateway/pushers"
+)
+
+// DefaultBatchSize is the most products one push carries (RetailCRM's
+// limit, and the contract's).
+const DefaultBatchSize = 250
+
+// ErrRejected is wrapped by a sink's error when the shop refused the batch
+// in a way a retry cannot fix (a 4xx other than 429): it is parked at once.
+var ErrRejected = errors.New("stock: rejected by the shop")
+
+// ERP is what the pusher needs of Extend Commerce; *erp.Client has it.
+type ERP interface {
+	ProductAvailability(ctx context.Context, productNumbers []string, warehouse string, changedSince time.Time, page, pageSize int) (erp.Page[erp.Availability], error)
+}
+
+// Level is a product's available balance in one warehouse, a whole number
+// >= 0 (an oversold, negative balance is shown as 0).
+type Level struct {
+	Warehouse string
+	Available int64
+	ChangedAt time.Time
+}
+
+// Item is one product's stock in every counted warehouse.
+type Item struct {
+	Product string
+	Levels  []Level // sorted by warehouse
+}
+
+// Total is the sum over the item's warehouses.
+func (it Item) Total() int64 {
+	var n int64
+	for _, l := range it.Levels {
+		n += l.Available
+	}
+	return n
+}
+
+// signature is what "unchanged since last push" compares.
+func (it Item) signature() string {
+	var b strings.Builder
+	for _, l := range it.Levels {
+		b.WriteString(l.Warehouse)
+		b.WriteByte('=')
+		b.WriteString(strconv.FormatInt(l.Available, 10))
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+// Batch is what one push carries: at most BatchSize products.
+type Batch struct {
+	Items []Item
+}
+
+// Report is what a sink learned besides success.
+type Report struct {
+	// NotFound lists products the shop does not know (reported, not
+	// retried).
+	NotFound []string
+}
+
+// Sink is one destination of stock: a shop or a file drop.
+type Sink interface {
+	// Name is the sink's name in STOCK_SINKS.
+	Name() string
+	// Push sends b. An error wrapping ErrRejected is not retried.
+	Push(ctx context.Context, b Batch) (Report, error)
+}
+
+// rated is what a Sink may also have: the most pushes a second it allows.
+type rated interface {
+	Rate() rate.Limit
+}
+
+// Config configures a Pusher. Zero values take the defaults named.
+type Config struct {
+	// Prefix of every Redis key; "gwq:" when "".
+	Prefix string
+	// SweepEvery is the period of the ProductAvailability sweep
+	// (STOCK_SWEEP_EVERY); default 5m.
+	SweepEvery time.Duration
+	// Overlap is how far before the watermark each sweep starts, against
+	// clock skew and changes committed late; default 1m.
+	Overlap time.Duration
+	// Warehouses count towards the shop's stock (STOCK_WAREHOUSES); empty
+	// means all.
+	Warehouses []string
+	// BatchSize is the most products a push carries; default (and at
+	// most) DefaultBatchSize.
+	BatchSize int
+	// MaxAttempts is how often a batch is tried on one sink before it is
+	// parked; default 5.
+	MaxAttempts int
+	// RetryBase and RetryMax bound the backoff between attempts; default
+	// 500ms and 30s.
+	RetryBase, RetryMax time.Duration
+	// Poll is how often the dirty set is looked at when idle; default 1s.
+	Poll time.Duration
+	// LeaseTTL is how long the pushing replica's lease lasts unrenewed;
+	// default 30s.
+	LeaseTTL time.Duration
+	// Budget bounds the ERP reads of one batch or one sweep page;
+	// default 10s.
+	Budget time.Duration
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Pusher pushes stock to its sinks. Run it on every replica; one pushes.
+type Pusher struct {
+	rdb   redis.UniversalClient
+	erp   ERP
+	sinks []Sink
+	lims  []*rate.Limiter
+	cfg   Config
+	k     keys
+	lease *pushers.Lease
+	rec   *pushers.Recorder
+	dead  *pushers.DeadLetters
+	log   *slog.Logger
+	wh    map[string]bool // counted warehouses; nil: all
+
+	poke    chan struct{}
+	state   atomic.Value // string
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// Stats counts the pusher's work in this process.
+type Stats struct {
+	Sweeps           int64 // sweeps done
+	Batches          int64 // batches pushed (to every sink)
+	Pushed           int64 // products pushed
+	Skipped          int64 // products skipped as unchanged
+	LastSweepBatches int64 // batches the last sweep's backlog took
+	NotFound         int64 // products a sink reported unknown
+}
+
+type keys struct{ p string }
+
+func (k keys) dirty() string     { return k.p + "stock:dirty" }
+func (k keys) inflight() string  { return k.p + "stock:inflight" }
+func (k keys) pushed() string    { return k.p + "stock:pushed" }
+func (k keys) watermark() string { return k.p + "stock:watermark" }
+func (k keys) swept() string     { return k.p + "stock:swept" }
+func (k keys) full() string      { return k.p + "stock:full" }
+func (k keys) lease() string     { return k.p + "stock:lease" }
+func (k keys) dead() string      { return k.p + "stock:dead" }
+func (k keys) status() string    { return k.p + "stock:status" }
+
+// SeqKey is the key of the counter the vendre-file sink numbers its files
+// with (see RedisSeq).
+func SeqKey(prefix string) string {
+	if prefix == "" {
+		prefix = "gwq:"
+	}
+	return prefix + "stock:fileseq"
+}
+
+// New returns a pusher reading balances from e and pushing to sinks.
+func New(rdb redis.UniversalClient, e ERP, sinks []Sink, cfg Config) *Pusher {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "gwq:"
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.SweepEvery, 5*time.Minute)
+	def(&cfg.Overlap, time.Minute)
+	def(&cfg.RetryBase, 500*time.Millisecond)
+	def(&cfg.RetryMax, 30*time.Second)
+	def(&cfg.Poll, time.Second)
+	def(&cfg.LeaseTTL, 30*time.Second)
+	def(&cfg.Budget, 10*time.Second)
+	if cfg.BatchSize <= 0 || cfg.BatchSize > DefaultBatchSize {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	k := keys{cfg.Prefix}
+	p := &Pusher{
+		rdb: rdb, erp: e, sinks: sinks, cfg: cfg, k: k,
+		lease: pushers.NewLease(rdb, k.lease(), cfg.LeaseTTL),
+		rec:   pushers.NewRecorder(rdb, k.status()),
+		dead:  pushers.NewDeadLetters(rdb, k.dead()),
+		log:   cfg.Logger,
+		poke:  make(chan struct{}, 1),
+	}
+	for _, s := range sinks {
+		lim := rate.Inf
+		if r, ok := s.(rated); ok {
+			lim = r.Rate()
+		}
+		p.lims = append(p.lims, rate.NewLimiter(lim, 1))
+	}
+	if len(cfg.Warehouses) > 0 {
+		p.wh = map[string]bool{}
+		for _, w := range cfg.Warehouses {
+			p.wh[w] = true
+		}
+	}
+	p.state.Store(pushers.StateOff)
+	return p
+}
+
+// Name is "stock".
+func (p *Pusher) Name() string { return "stock" }
+
+// Stats returns a copy of the counters.
+func (p *Pusher) Stats() Stats {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	return p.stats
+}
+
+func (p *Pusher) count(f func(*Stats)) {
+	p.statsMu.Lock()
+	f(&p.stats)
+	p.statsMu.Unlock()
+}
+
+// BalanceChanged marks product dirty (a balance webhook); warehouse is
+// not needed: all the product's warehouses are fetched when it is pushed.
+func (p *Pusher) BalanceChanged(ctx context.Context, product, warehouse string) error {
+	if product == "" {
+		return nil
+	}
+	if err := p.rdb.ZAddNX(ctx, p.k.dirty(), redis.Z{Score: float64(p.cfg.Now().UnixMilli()), Member: product}).Err(); err != nil {
+		return fmt.Errorf("stock: mark %s: %w", product, err)
+	}
+	select {
+	case p.poke <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Replay asks for a full sweep (every product pushed again, whatever was
+// pushed before) and puts every dead letter's products back to work.
+func (p *Pusher) Replay(ctx context.Context) error {
+	if err := p.rdb.Set(ctx, p.k.full(), "1", 0).Err(); err != nil {
+		return err
+	}
+	_, err := p.dead.Each(ctx, func(dl pushers.DeadLetter) error {
+		var d deadData
+		if json.Unmarshal(dl.Data, &d) != nil {
+			return nil
+		}
+		return p.mark(ctx, d.Products, true)
+	})
+	select {
+	case p.poke <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// deadData is the Data of a stock dead letter.
+type deadData struct {
+	Sink     string   `json:"sink"`
+	Products []string `json:"products"`
+}
+
+// mark adds products to the dirty set; force forgets what was last pushed
+// for them, so they are pushed even when unchanged.
+func (p *Pusher) mark(ctx context.Context, products []string, force bool) error {
+	now := float64(p.cfg.Now().UnixMilli())
+	for chunk := range slices.Chunk(products, 1000) {
+		pipe := p.rdb.Pipeline()
+		zs := make([]redis.Z, len(chunk))
+		for i, pr := range chunk {
+			zs[i] = redis.Z{Score: now, Member: pr}
+		}
+		if force {
+			pipe.HDel(ctx, p.k.pushed(), chunk...)
+		}
+		pipe.ZAddNX(ctx, p.k.dirty(), zs...)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Status reports the backlog (dirty and in-flight products), the age of
+// the oldest, and the dead letters.
+func (p *Pusher) Status(ctx context.Context) (pushers.Status, error) {
+	st := pushers.Status{Name: p.Name(), State: p.state.Load().(string)}
+	pipe := p.rdb.Pipeline()
+	dirty := pipe.ZCard(ctx, p.k.dirty())
+	oldest := pipe.ZRangeWithScores(ctx, p.k.dirty(), 0, 0)
+	infl := pipe.HLen(ctx, p.k.inflight())
+	dead := pipe.LLen(ctx, p.k.dead())
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return st, err
+	}
+	st.Backlog = dirty.Val() + infl.Val()
+	st.DeadLetters = dead.Val()
+	if z := oldest.Val(); len(z) > 0 {
+		st.OldestPending = max(p.cfg.Now().Sub(time.UnixMilli(int64(z[0].Score))), 0)
+	}
+	if st.DeadLetters > 0 {
+		st.Recent, _ = p.dead.List(ctx, pushers.RecentDeadLetters)
+	}
+	return st, p.rec.Fill(ctx, &st)
+}
+
+// Run pushes until ctx ends; it returns nil then. It holds the lease while
+// it works and waits in standby while another replica does.
+func (p *Pusher) Run(ctx context.Context) error {
+	var tok int64
+	defer func() {
+		p.state.Store(pushers.StateOff)
+		if tok != 0 {
+			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			p.lease.Release(rctx, tok)
+			cancel()
+		}
+	}()
+	failures := 0
+	for ctx.Err() == nil {
+		got, err := p.lease.Acquire(ctx, tok)
+		if err != nil {
+			failures++
+			p.state.Store(pushers.StateFailing)
+			pushers.Sleep(ctx, pushers.Backoff(failures, p.cfg.Poll, 30*time.Second))
+			continue
+		}
+		if got == 0 {
+			tok = 0
+			p.state.Store(pushers.StateStandby)
+			pushers.Sleep(ctx, min(p.cfg.LeaseTTL/3, 5*time.Second))
+			continue
+		}
+		if got != tok {
+			tok = got
+			if err := p.recoverInflight(ctx); err != nil {
+				continue
+			}
+		}
+		if err := p.round(ctx, tok); err != nil && ctx.Err() == nil {
+			failures++
+			p.state.Store(pushers.StateFailing)
+			p.rec.Failure(ctx, p.cfg.Now(), err.Error())
+			p.log.Warn("stock: round failed", "err", err)
+			pushers.Sleep(ctx, pushers.Backoff(failures, p.cfg.RetryBase, p.cfg.RetryMax))
+			continue
+		}
+		failures = 0
+		select {
+		case <-ctx.Done():
+		case <-p.poke:
+		case <-time.After(p.cfg.Poll):
+		}
+	}
+	return nil
+}
+
+// recoverScript puts the in-flight products of a lost holder back.
+var recoverScript = redis.NewScript(`
+local kv = redis.call('HGETALL', KEYS[1])
+for i = 1, #kv, 2 do
+  redis.call('ZADD', KEYS[2], 'NX', kv[i+1], kv[i])
+end
+redis.call('DEL', KEYS[1])
+return #kv / 2
+`)
+
+func (p *Pusher) recoverInflight(ctx context.Context) error {
+	n, err := recoverScript.Run(ctx, p.rdb, []string{p.k.inflight(), p.k.dirty()}).Int()
+	if n > 0 {
+		p.log.Info("stock: took back products in flight when the last holder stopped", "products", n)
+	}
+	return err
+}
+
+// round sweeps when one is due, then pushes the backlog.
+func (p *Pusher) round(ctx context.Context, tok int64) error {
+	swept, err := p.maybeSweep(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := p.drain(ctx, tok)
+	if swept {
+		p.count(func(s *Stats) { s.LastSweepBatches = n })
+	}
+	return err
+}
+
+// maybeSweep sweeps when one is due (SweepEvery since the last, or a full
+// one asked for by Replay, or none ever) and reports whether it did.
+func (p *Pusher) maybeSweep(ctx context.Context) (bool, error) {
+	pipe := p.rdb.Pipeline()
+	fullC := pipe.Get(ctx, p.k.full())
+	sweptC := pipe.Get(ctx, p.k.swept())
+	wmC := pipe.Get(ctx, p.k.watermark())
+	pipe.Exec(ctx)
+	full := fullC.Val() == "1"
+	last, _ := strconv.ParseInt(sweptC.Val(), 10, 64)
+	now := p.cfg.Now()
+	if !full && last > 0 && now.Sub(time.UnixMilli(last)) < p.cfg.SweepEvery {
+		return false, nil
+	}
+	var since time.Time
+	if wm, err := time.Parse(time.RFC3339, wmC.Val()); err == nil && !full {
+		since = wm.Add(-p.cfg.Overlap)
+	}
+	p.state.Store(pushers.StateRunning)
+	products, newest, err := p.changedSince(ctx, since)
+	if err != nil {
+		return false, fmt.Errorf("stock: sweep: %w", err)
+	}
+	if err := p.mark(ctx, products, full); err != nil {
+		return false, fmt.Errorf("stock: sweep: %w", err)
+	}
+	pipe = p.rdb.TxPipeline()
+	if newest.After(since) {
+		pipe.Set(ctx, p.k.watermark(), newest.UTC().Format(time.RFC3339), 0)
+	}
+	pipe.Set(ctx, p.k.swept(), now.UnixMilli(), 0)
+	if full {
+		pipe.Del(ctx, p.k.full())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, fmt.Errorf("stock: sweep: %w", err)
+	}
+	p.count(func(s *Stats) { s.Sweeps++ })
+	p.log.Info("stock: swept", "full", full, "since", since, "products", len(products))
+	return true, nil
+}
+
+// changedSince lists the products with a counted balance changed at or
+// after since (all when since is zero), and the newest ChangedAt seen.
+func (p *Pusher) changedSince(ctx context.Context, since time.Time) ([]string, time.Time, error) {
+	seen := map[string]bool{}
+	var out []string
+	var newest time.Time
+	for page := 1; ; page++ {
+		pctx, cancel := context.WithTimeout(ctx, p.cfg.Budget)
+		pg, err := p.erp.ProductAvailability(pctx, nil, p.oneWarehouse(), since, page, erp.MaxPageSize)
+		cancel()
+		if err != nil {
+			return nil, newest, err
+		}
+		for _, a := range pg.Items {
+			if p.wh != nil && !p.wh[a.Warehouse] {
+				continue
+			}
+			if t, err := time.Parse(time.RFC3339, a.ChangedAt); err == nil && t.After(newest) {
+				newest = t
+			}
+			if !seen[a.ProductNumber] && a.ProductNumber != "" {
+				seen[a.ProductNumber] = true
+				out = append(out, a.ProductNumber)
+			}
+		}
+		if len(pg.Items) == 0 || page*erp.MaxPageSize >= pg.TotalCount {
+			return out, newest, nil
+		}
+	}
+}
+
+// oneWarehouse is the warehouse filter sent to the ERP: the one counted
+// warehouse, or "" (all, filtered here).
+func (p *Pusher) oneWarehouse() string {
+	if len(p.cfg.Warehouses) == 1 {
+		return p.cfg.Warehouses[0]
+	}
+	return ""
+}
+
+// takeScript moves up to ARGV[1] products from the dirty set to the
+// in-flight hash (with their dirty time), fenced by the lease.
+// KEYS: dirty, inflight, lease. ARGV: n, lease token.
+var takeScript = redis.NewScript(`
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return false end
+local zs = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local out = {}
+for i = 1, #zs, 2 do
+  redis.call('HSET', KEYS[2], zs[i], zs[i+1])
+  redis.call('ZREM', KEYS[1], zs[i])
+  out[#out+1] = zs[i]
+end
+return out
+`)
+
+// drain pushes batches until the dirty set is empty or the lease is lost;
+// it returns the number of batches pushed.
+func (p *Pusher) drain(ctx context.Context, tok int64) (int64, error) {
+	var batches int64
+	for ctx.Err() == nil {
+		if got, err := p.lease.Acquire(ctx, tok); err != nil || got != tok {
+			return batches, err
+		}
+		res, err := takeScript.Run(ctx, p.rdb, []string{p.k.dirty(), p.k.inflight(), p.k.lease()},
+			p.cfg.BatchSize, tok).StringSlice()
+		if errors.Is(err, redis.Nil) {
+			return batches, nil // fenced out
+		}
+		if err != nil {
+			return batches, err
+		}
+		if len(res) == 0 {
+			p.state.Store(pushers.StateIdle)
+			return batches, nil
+		}
+		p.state.Store(pushers.StateRunning)
+		if err := p.push(ctx, res); err != nil {
+			return batches, err
+		}
+		batches++
+	}
+	return batches, nil
+}
+
+// push fetches the products' balances, pushes what changed to every sink
+// and clears them from the in-flight hash. An error leaves them in flight
+// (recovered into the dirty set by the next round).
+func (p *Pusher) push(ctx context.Context, products []string) error {
+	items, err := p.fetch(ctx, products)
+	if err != nil {
+		p.rdb.Eval(ctx, `local kv = redis.call('HGETALL', KEYS[1])
+for i = 1, #kv, 2 do redis.call('ZADD', KEYS[2], 'NX', kv[i+1], kv[i]) end
+redis.call('DEL', KEYS[1]) return 1`, []string{p.k.inflight(), p.k.dirty()})
+		return fmt.Errorf("stock: fetch balances: %w", err)
+	}
+	sigs := make([]string, len(items))
+	names := make([]string, len(items))
+	for i, it := range items {
+		sigs[i], names[i] = it.signature(), it.Product
+	}
+	var prev []any
+	if len(names) > 0 {
+		prev, err = p.rdb.HMGet(ctx, p.k.pushed(), names...).Result()
+		if err != nil {
+			return err
+		}
+	}
+	var batch Batch
+	for i, it := range items {
+		if s, ok := prev[i].(string); ok && s == sigs[i] {
+			continue
+		}
+		batch.Items = append(batch.Items, it)
+	}
+	skipped := int64(len(items) - len(batch.Items))
+	allOK := true
+	if len(batch.Items) > 0 {
+		for i, s := range p.sinks {
+			if !p.pushSink(ctx, i, s, batch) {
+				allOK = false
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: the next holder takes the batch back
+	}
+	pipe := p.rdb.TxPipeline()
+	if allOK && len(batch.Items) > 0 {
+		kv := make([]any, 0, 2*len(batch.Items))
+		for _, it := range batch.Items {
+			kv = append(kv, it.Product, it.signature())
+		}
+		pipe.HSet(ctx, p.k.pushed(), kv...)
+	}
+	pipe.HDel(ctx, p.k.inflight(), products...)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	p.count(func(s *Stats) {
+		s.Skipped += skipped
+		if len(batch.Items) > 0 {
+			s.Batches++
+			s.Pushed += int64(len(batch.Items))
+		}
+	})
+	if allOK {
+		p.rec.Success(ctx, p.cfg.Now())
+	}
+	return nil
+}
+
+// pushSink pushes b to one sink with retries; it parks b as a dead letter
+// and reports false when the sink keeps failing or rejects it.
+func (p *Pusher) pushSink(ctx context.Context, i int, s Sink, b Batch) bool {
+	var err error
+	for attempt := 1; attempt <= p.cfg.MaxAttempts; attempt++ {
+		if err = p.lims[i].Wait(ctx); err != nil {
+			break
+		}
+		var rep Report
+		rep, err = s.Push(ctx, b)
+		if err == nil {
+			if len(rep.NotFound) > 0 {
+				p.count(func(st *Stats) { st.NotFound += int64(len(rep.NotFound)) })
+				p.log.Warn("stock: the shop does not know these products", "sink", s.Name(),
+					"count", len(rep.NotFound), "first", rep.NotFound[:min(5, len(rep.NotFound))])
+			}
+			return true
+		}
+		if errors.Is(err, ErrRejected) || ctx.Err() != nil {
+			break
+		}
+		p.rec.Failure(ctx, p.cfg.Now(), s.Name()+": "+err.Error())
+		p.log.Warn("stock: push failed; retrying", "sink", s.Name(), "attempt", attempt, "err", err)
+		if attempt < p.cfg.MaxAttempts && !pushers.Sleep(ctx, pushers.Backoff(attempt, p.cfg.RetryBase, p.cfg.RetryMax)) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		// Shutting down: leave the batch in flight for the next holder.
+		return false
+	}
+	products := make([]string, len(b.Items))
+	for j, it := range b.Items {
+		products[j] = it.Product
+	}
+	data, _ := json.Marshal(deadData{Sink: s.Name(), Products: products})
+	id := fmt.Sprintf("%s:%d products from %s", s.Name(), len(products), products[0])
+	p.rec.Failure(ctx, p.cfg.Now(), s.Name()+": "+err.Error())
+	if derr := p.dead.Add(ctx, pushers.DeadLetter{ID: id, At: p.cfg.Now().UTC(), Reason: err.Error(), Data: data}); derr != nil {
+		p.log.Error("stock: cannot park a failed batch", "sink", s.Name(), "err", derr)
+	}
+	p.log.Error("stock: batch parked as a dead letter", "sink", s.Name(), "products", len(products), "err", err)
+	return false
+}
+
+// fetch reads the balances of products, paging, and builds their items in
+// the order given. Products the ERP lists no counted balance for are left
+// out (there is nothing true to tell the shop).
+func (p *Pusher) fetch(ctx context.Context, products []string) ([]Item, error) {
+	levels := map[string][]Level{}
+	for page := 1; ; page++ {
+		pctx, cancel := context.WithTimeout(ctx, p.cfg.Budget)
+		pg, err := p.erp.ProductAvailability(pctx, products, p.oneWarehouse(), time.Time{}, page, erp.MaxPageSize)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range pg.Items {
+			if p.wh != nil && !p.wh[a.Warehouse] {
+				continue
+			}
+			t, _ := time.Parse(time.RFC3339, a.ChangedAt)
+			levels[a.ProductNumber] = append(levels[a.ProductNumber], Level{
+				Warehouse: a.Warehouse, Available: whole(float64(a.AvailableBalance)), ChangedAt: t,
+			})
+		}
+		if len(pg.Items) == 0 || page*erp.MaxPageSize >= pg.TotalCount {
+			break
+		}
+	}
+	out := make([]Item, 0, len(products))
+	for _, pr := range products {
+		ls, ok := levels[pr]
+		if !ok {
+			continue
+		}
+		sort.Slice(ls, func(i, j int) bool { return ls[i].Warehouse < ls[j].Warehouse })
+		ls = slices.CompactFunc(ls, func(a, b Level) bool { return a.Warehouse == b.Warehouse })
+		out = append(out, Item{Product: pr, Levels: ls})
+	}
+	return out, nil
+}
+
+// whole rounds a balance down to a whole number >= 0.
+func whole(f float64) int64 {
+	if f <= 0 || math.IsNaN(f) {
+		return 0
+	}
+	if f > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int64(math.Floor(f))
+}

@@ -1,0 +1,299 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vendre-extend/gateway/cache/cachetest"
+	"github.com/vendre-extend/gateway/erp"
+)
+
+// TestVerifyDocumentedVector checks the test vector of extend-commerce.md
+// 1.6 (re-computed there with openssl).
+func TestVerifyDocumentedVector(t *testing.T) {
+	body := []byte(`{'test':'test2'}`)
+	const sig = "sha256=25FB6994568A75CD233E04BA1C653AF1BF476041CC543AF04F82CAAC482C201A"
+	if got := Sign(body, "secret123"); got != sig {
+		t.Fatalf("Sign = %s, want %s", got, sig)
+	}
+	tests := []struct {
+		name    string
+		header  string
+		secrets []string
+		want    bool
+	}{
+		{"documented", sig, []string{"secret123"}, true},
+		{"lower-case hex", strings.ToLower(sig), []string{"secret123"}, true},
+		{"upper-case prefix", "SHA256=" + sig[7:], []string{"secret123"}, true},
+		{"second secret of a rotation", sig, []string{"new-secret", "secret123"}, true},
+		{"wrong secret", sig, []string{"secret124"}, false},
+		{"no secrets", sig, nil, false},
+		{"missing", "", []string{"secret123"}, false},
+		{"no prefix", sig[7:], []string{"secret123"}, false},
+		{"not hex", "sha256=zz", []string{"secret123"}, false},
+		{"truncated", sig[:len(sig)-2], []string{"secret123"}, false},
+		{"one bit off", sig[:len(sig)-1] + "B", []string{"secret123"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Verify(body, tt.header, tt.secrets); got != tt.want {
+				t.Errorf("Verify(%q) = %v, want %v", tt.header, got, tt.want)
+			}
+		})
+	}
+}
+
+func delivery(id, action, details string) []byte {
+	return []byte(fmt.Sprintf(`{"Id":"%032x","Attempt":1,"Properties":{"NotificationId":%q},"Notifications":[{"Action":%q,"Details":%s}]}`,
+		len(id), id, action, details))
+}
+
+// counting is an Observer that counts outcomes.
+type counting struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (c *counting) Webhook(source, action, outcome string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]int{}
+	}
+	c.m[source+"/"+action+"/"+outcome]++
+}
+
+func (c *counting) get(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func TestIntake(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	obs := &counting{}
+	in := NewIntake(rdb, []string{"s3cret"}, Options{Prefix: prefix, Observer: obs})
+	ctx := context.Background()
+	body := delivery("n-1", "OrderPicked", `{"OrderNumber":"1001"}`)
+
+	tests := []struct {
+		name    string
+		body    []byte
+		sig     string
+		wantErr error
+		dup     bool
+		xlen    int64
+	}{
+		{"bad signature records nothing", body, Sign(body, "other"), ErrSignature, false, 0},
+		{"missing signature", body, "", ErrSignature, false, 0},
+		{"signed non-JSON", []byte("not json"), Sign([]byte("not json"), "s3cret"), ErrPayload, false, 0},
+		{"signed JSON without Notifications", []byte(`{"Id":"x"}`), Sign([]byte(`{"Id":"x"}`), "s3cret"), ErrPayload, false, 0},
+		{"too large", make([]byte, MaxBody+1), "", ErrTooLarge, false, 0},
+		{"recorded", body, Sign(body, "s3cret"), nil, false, 1},
+		{"redelivery", body, Sign(body, "s3cret"), nil, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc, err := in.Receive(ctx, tt.body, tt.sig)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Receive err = %v, want %v", err, tt.wantErr)
+			}
+			if rc.Duplicate != tt.dup {
+				t.Errorf("Duplicate = %v, want %v", rc.Duplicate, tt.dup)
+			}
+			if n := rdb.XLen(ctx, prefix+"wh:stream").Val(); n != tt.xlen {
+				t.Errorf("stream length = %d, want %d", n, tt.xlen)
+			}
+		})
+	}
+	if got := obs.get("extend/OrderPicked/duplicate"); got != 1 {
+		t.Errorf("duplicate count = %d, want 1", got)
+	}
+
+	noRedis := NewIntake(nil, []string{"s3cret"}, Options{})
+	if _, err := noRedis.Receive(ctx, body, Sign(body, "s3cret")); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("without Redis: err = %v, want ErrUnavailable", err)
+	}
+}
+
+// refresher records what it was asked to refresh; failOrders makes
+// OrderChanged fail transiently for those orders.
+type refresher struct {
+	mu         sync.Mutex
+	orders     map[string]int
+	invoices   map[string]int
+	stock      map[string]int
+	failOrders map[string]bool
+}
+
+func newRefresher() *refresher {
+	return &refresher{orders: map[string]int{}, invoices: map[string]int{}, stock: map[string]int{}, failOrders: map[string]bool{}}
+}
+
+func (r *refresher) OrderChanged(_ context.Context, n string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n == "404" {
+		return fmt.Errorf("pull: %w", erp.ErrNotFound)
+	}
+	if r.failOrders[n] {
+		return fmt.Errorf("pull: %w", erp.ErrUnavailable)
+	}
+	r.orders[n]++
+	return nil
+}
+
+func (r *refresher) InvoiceChanged(_ context.Context, n string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.invoices[n]++
+	return nil
+}
+
+func (r *refresher) StockChanged(_ context.Context, p string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stock[p]++
+	return nil
+}
+
+func (r *refresher) count(m map[string]int, k string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return m[k]
+}
+
+type balances struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (b *balances) BalanceChanged(_ context.Context, p, w string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[string]int{}
+	}
+	b.m[p+"@"+w]++
+	return nil
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConsumerAppliesOnce(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := Options{Prefix: prefix}
+	in := NewIntake(rdb, []string{"k"}, opts)
+	ref, bal := newRefresher(), &balances{}
+	c := NewConsumer(rdb, ref, bal, ConsumerOptions{Options: opts, Workers: 2, Block: 50 * time.Millisecond,
+		ReclaimAfter: 100 * time.Millisecond, MaxAttempts: 3})
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+
+	send := func(b []byte) {
+		t.Helper()
+		if _, err := in.Receive(ctx, b, Sign(b, "k")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(delivery("a", "OrderPicked", `{"OrderNumber":"1001"}`))
+	send(delivery("a", "OrderPicked", `{"OrderNumber":"1001"}`)) // redelivery
+	send(delivery("b", "CustomerInvoiceChanged", `{"InvoiceNumber":"5001"}`))
+	send(delivery("c", "AvailableBalanceChanged", `{"ProductNumber":"SK-1","Warehouse":"HUV","AvailableBalance":"5 324"}`))
+	send(delivery("d", "OrderPicked", `{"OrderNumber":"404"}`))    // the ERP has no such order: ignored
+	send(delivery("e", "ProductCreated", `{"ProductNumber":"X"}`)) // not used: acknowledged
+	ref.mu.Lock()
+	ref.failOrders["7"] = true
+	ref.mu.Unlock()
+	send(delivery("f", "OrderCreated", `{"OrderNumber":"7"}`)) // fails every time: dead letter
+
+	waitFor(t, "all applied or parked", func() bool {
+		st, err := c.Status(ctx)
+		return err == nil && st.Backlog == 0 && st.DeadLetters == 1
+	})
+	if n := ref.count(ref.orders, "1001"); n != 1 {
+		t.Errorf("order 1001 refreshed %d times, want 1", n)
+	}
+	if n := ref.count(ref.invoices, "5001"); n != 1 {
+		t.Errorf("invoice 5001 refreshed %d times, want 1", n)
+	}
+	if n := ref.count(ref.stock, "SK-1"); n != 1 {
+		t.Errorf("stock of SK-1 refreshed %d times, want 1", n)
+	}
+	bal.mu.Lock()
+	if n := bal.m["SK-1@HUV"]; n != 1 {
+		t.Errorf("balance events = %d, want 1", n)
+	}
+	bal.mu.Unlock()
+	applied, _, err := c.Applied(ctx)
+	if err != nil || applied != 5 {
+		t.Errorf("Applied = %d, %v; want 5 (a, b, c, d, e)", applied, err)
+	}
+
+	// Replay after the cause is fixed applies the dead letter.
+	ref.mu.Lock()
+	ref.failOrders["7"] = false
+	ref.mu.Unlock()
+	if err := c.Replay(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replayed dead letter applied", func() bool { return ref.count(ref.orders, "7") == 1 })
+	st, _ := c.Status(ctx)
+	if st.DeadLetters != 0 {
+		t.Errorf("dead letters after replay = %d, want 0", st.DeadLetters)
+	}
+	cancel()
+	<-done
+}
+
+// TestConsumerReclaims: an entry taken by a consumer that died (read, never
+// acknowledged) is reclaimed with XAUTOCLAIM by another and applied.
+func TestConsumerReclaims(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := Options{Prefix: prefix}
+	in := NewIntake(rdb, []string{"k"}, opts)
+	b := delivery("z", "OrderReserved", `{"OrderNumber":"42"}`)
+	if _, err := in.Receive(ctx, b, Sign(b, "k")); err != nil {
+		t.Fatal(err)
+	}
+	stream := prefix + "wh:stream"
+	if err := rdb.XGroupCreateMkStream(ctx, stream, "gateway", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The crashed replica: it read the entry and died.
+	res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "gateway", Consumer: "dead-1", Streams: []string{stream, ">"}, Count: 10}).Result()
+	if err != nil || len(res[0].Messages) != 1 {
+		t.Fatalf("XReadGroup = %v, %v", res, err)
+	}
+	ref := newRefresher()
+	c := NewConsumer(rdb, ref, nil, ConsumerOptions{Options: opts, Workers: 1, Block: 20 * time.Millisecond,
+		ReclaimAfter: 60 * time.Millisecond})
+	go c.Run(ctx)
+	waitFor(t, "reclaimed entry applied", func() bool { return ref.count(ref.orders, "42") == 1 })
+	waitFor(t, "stream empty", func() bool { return rdb.XLen(ctx, stream).Val() == 0 })
+	pend, err := rdb.XPending(ctx, stream, "gateway").Result()
+	if err != nil || pend.Count != 0 {
+		t.Errorf("pending = %+v, %v; want none", pend, err)
+	}
+}
