@@ -105,6 +105,7 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.String("cache", res.Header().Get("X-Cache")),
 				slog.String("customer_no", customerParam(c)),
+				slog.String("trace_id", traceID(c.Request().Context())),
 			)
 			return nil
 		}

@@ -140,6 +140,7 @@ func (r *report) check(what string, set *schemas.Set, schema string, v any) {
 	}
 	if err != nil {
 		r.fail("%s: %v", what, err)
+		r.advise(err) // field by field, with what to check in Extend
 		return
 	}
 	r.checked++

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path"
+
+	"github.com/vendre-extend/gateway/schemas"
+)
+
+// fieldAdvice says, for a field of Vendre's answer (the last element of
+// its JSON path), which Extend Commerce field it comes from and what to
+// check there (shared/spec/extend-model.md).
+var fieldAdvice = map[string]string{
+	"status":         "Extend's Status is not one the gateway knows (Registered, Reserved, Picked, Delivered, Cancelled). Ask which statuses this Extend uses; a new one needs a mapping in mapping/.",
+	"date":           "Extend's OrderDate or InvoiceDate must be a date, YYYY-MM-DD. Check the date format the ERP's API is set to.",
+	"order_date":     "Extend's OrderDate must be a date, YYYY-MM-DD. Check the date format the ERP's API is set to.",
+	"due_date":       "Extend's DueDate must be a date, YYYY-MM-DD. Check the invoice's terms of payment in Extend.",
+	"country":        "Extend's CountryCode must be an ISO 3166-1 alpha-2 code (SE, NO, FI). Fix the customer's or delivery address's country in Extend.",
+	"country_iso":    "Extend's CountryCode must be an ISO 3166-1 alpha-2 code (SE, NO, FI). Fix the customer's or delivery address's country in Extend.",
+	"payment_status": "Extend's invoice Balance, DueDate and paid state do not give a known payment status.",
+	"pdf_link":       "PUBLIC_BASE_URL must be the gateway's public https URL.",
+	"tracking_link":  "The carrier's tracking URL in Extend must be an https URL.",
+	"id":             "Extend's record numbers (OrderNumber, InvoiceNumber) must be 1 to 32 letters, digits, - or _.",
+	"order_no":       "Extend's OrderNumber must be 1 to 32 letters, digits, - or _.",
+	"customer_no":    "Extend's CustomerNumber must be 1 to 32 letters, digits, - or _.",
+	"quantity":       "A row's Quantity in Extend is not a valid number.",
+}
+
+// advise prints, under a failed check, one line per field that does not
+// fit Vendre's schema, with what to look at in Extend Commerce.
+func (r *report) advise(err error) {
+	var ve *schemas.ValidationError
+	if !errors.As(err, &ve) {
+		return
+	}
+	for _, f := range ve.Failures {
+		a, ok := fieldAdvice[path.Base(f.Path)]
+		switch {
+		case ok:
+		case f.Keyword == "required":
+			a = "Extend left out a field the gateway needs; see extend-model.md for the record's required fields."
+		default:
+			a = "This value from Extend does not fit Vendre's schema (schemas/); compare the record with extend-model.md."
+		}
+		fmt.Fprintf(r.w, "     field %s: %s\n     advice: %s\n", f.Path, f.Message, a)
+	}
+}
