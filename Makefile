@@ -1,7 +1,7 @@
 # The gateway's tasks. `make test` is the one test command (README, CI).
 GO ?= go
 
-.PHONY: run test vet fmt bench fuzz build docker
+.PHONY: run test vet fmt bench fuzz build docker e2e lint vulncheck faults
 
 run: ## the gateway in demo mode
 	$(GO) run ./cmd/gateway
@@ -11,12 +11,31 @@ test: ## vet and every test with the race detector, against a real Redis
 	$(GO) vet ./...
 	scripts/with-redis.sh $(GO) test -race -shuffle=on -count=1 ./...
 
+e2e: ## issue 6's runs at full size: the binary SIGKILLed mid-work (e2e/), and the pushers in process
+	E2E_FULL=1 scripts/with-redis.sh $(GO) test -count=1 -v -timeout=20m ./e2e/ ./pushers/... ./webhook/
+
 bench: ## the benchmarks, against a real Redis
 	scripts/with-redis.sh $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 fuzz: ## each fuzz target for FUZZTIME (default 1m)
 	for t in FuzzParseList:./handlers FuzzDecodeOrder:./erp FuzzDecodeInvoice:./erp FuzzAmount:./erp FuzzParse:./doclink; do \
 		$(GO) test -run='^$$' -fuzz="^$${t%%:*}$$" -fuzztime=$${FUZZTIME:-1m} $${t#*:} || exit 1; done
+
+STATICCHECK_VERSION ?= v0.8.2
+GOSEC_VERSION ?= v2.30.0
+GOBIN_DIR = $$($(GO) env GOPATH)/bin
+
+lint: ## staticcheck and gosec (go install'ed, pinned); any finding fails. Harmless ones are silenced at their line with the reason (#nosec G... -- why)
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GO) install github.com/securego/gosec/v2/cmd/gosec@$(GOSEC_VERSION)
+	$(GOBIN_DIR)/staticcheck ./...
+	$(GOBIN_DIR)/gosec -quiet -exclude=G104 -exclude-dir=faults -exclude-dir=bench ./...
+
+vulncheck: ## govulncheck: needs its vulnerability database (vuln.go.dev), so for a release pipeline with network, not CI
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./...
+
+faults: ## the fault suite: real gateway, Redis and ERP double under load; FAULTS_SECONDS per scenario (default 60)
+	$(GO) run ./faults -out bench/results/faults.md
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/gateway ./cmd/gateway

@@ -10,8 +10,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vendre-extend/gateway/api"
+	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/pull"
+	"github.com/vendre-extend/gateway/pushers"
+	"github.com/vendre-extend/gateway/webhook"
 )
 
 // Error codes of the contract.
@@ -45,12 +48,21 @@ type statusError struct {
 var errorTable = []statusError{
 	{errUnauthorized, http.StatusUnauthorized, codeUnauthized, "missing or invalid credentials"},
 	{errNoRoute, http.StatusNotFound, codeNotFound, "no such resource"},
+	{errRateLimited, http.StatusTooManyRequests, codeRateLimited, "too many requests; slow down and retry after the time in Retry-After"},
 	{pull.ErrNotFound, http.StatusNotFound, codeNotFound, "no such order, invoice or document for this customer"},
 	{erp.ErrNotFound, http.StatusNotFound, codeNotFound, "no such order, invoice or document for this customer"},
 	{erp.ErrTimeout, http.StatusGatewayTimeout, codeTimeout, "the ERP did not answer in time"},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, codeTimeout, "the ERP did not answer in time"},
 	{erp.ErrThrottled, http.StatusServiceUnavailable, codeUnavailable, "the ERP is busy; try again shortly"},
 	{erp.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "the ERP is unavailable; try again shortly"},
+	{cache.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "the cache is unavailable; try again shortly"},
+	// Webhooks and pushers (handlers/webhooks.go, handlers/pushers.go).
+	{webhook.ErrSignature, http.StatusUnauthorized, codeUnauthized, "missing or invalid credentials"},
+	{webhook.ErrPayload, http.StatusBadRequest, codeInvalid, "the body is not a webhook delivery of the documented shape"},
+	{webhook.ErrTooLarge, http.StatusRequestEntityTooLarge, codeInvalid, "request body too large"},
+	{webhook.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "the delivery cannot be recorded now; try again shortly"},
+	{pushers.ErrUnknown, http.StatusNotFound, codeNotFound, "no such pusher"},
+	{errPushersUnavailable, http.StatusServiceUnavailable, codeUnavailable, "the pushers' state is unavailable; try again shortly"},
 	{pull.ErrSchema, http.StatusBadGateway, codeBadGateway, "the ERP answered something unusable"},
 	{erp.ErrBadResponse, http.StatusBadGateway, codeBadGateway, "the ERP answered something unusable"},
 	{erp.ErrValidation, http.StatusBadGateway, codeBadGateway, "the ERP answered something unusable"},
@@ -67,11 +79,15 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		status, code, msg := classify(err)
 		if status >= 500 {
 			log.Error("request failed", "method", c.Request().Method, "path", c.Path(),
-				"status", status, "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				"status", status, "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+				"trace_id", traceID(c.Request().Context()))
 		}
 		var ee *erp.Error
 		if errors.As(err, &ee) && ee.RetryAfter > 0 && (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(ee.RetryAfter.Seconds()+0.999)))
+		}
+		if rl := (*rateLimitError)(nil); errors.As(err, &rl) {
+			c.Response().Header().Set("Retry-After", retryAfterSeconds(rl.retryAfter))
 		}
 		if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
 			// The caller hung up; there is nobody to answer.

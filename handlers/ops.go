@@ -29,7 +29,7 @@ func (h *handler) readyz(c echo.Context) error {
 			ready = false
 		}
 	}
-	if h.d.Pull.ERPDown() {
+	if down := h.d.ERPDown; (down != nil && down()) || (down == nil && h.d.Pull.ERPDown()) {
 		checks["erp"] = "down"
 		ready = false
 	}

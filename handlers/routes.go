@@ -13,6 +13,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/pull"
@@ -45,6 +46,29 @@ type Deps struct {
 	Logger     *slog.Logger
 	Now        func() time.Time // nil: time.Now
 	Metrics    http.Handler     // nil: /metrics answers 404
+	Extended   Extended         // nil: the extended calls answer 404
+
+	// ERPDown, when set, is what /readyz asks instead of Pull.ERPDown:
+	// the circuit breaker's Open (erpguard).
+	ERPDown func() bool
+	// KeyLimit and CustomerLimit limit the requests of each API key and
+	// each customer (RateLimit); nil: no limit.
+	KeyLimit, CustomerLimit RateLimiter
+
+	// MeterProvider records http.server.request.duration (Telemetry);
+	// nil: no request metrics.
+	MeterProvider metric.MeterProvider
+	// Status feeds the admin status page, GET /admin/.
+	Status StatusSources
+
+	// ExtendWebhooks records POST /webhooks/extend; nil: 404
+	// (EXTEND_WEBHOOK_SECRET unset).
+	ExtendWebhooks ExtendWebhooks
+	// VendreOrders records POST /webhooks/vendre; nil: 404 (the
+	// vendre-webhook order source is off).
+	VendreOrders VendreOrders
+	// Pushers backs /admin/pushers; nil: none configured.
+	Pushers Pushers
 }
 
 // New returns the gateway's HTTP handler with every route.
@@ -63,18 +87,29 @@ func New(d Deps) *echo.Echo {
 	e.Logger.SetOutput(io.Discard)
 	e.Validator = newValidator()
 	e.HTTPErrorHandler = errorHandler(d.Logger)
+	e.Use(TelemetryWithConfig(TelemetryConfig{MeterProvider: d.MeterProvider})) // outermost: sees the final status
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
 	e.Use(requestLog(d.Logger))
+	e.Use(RequestLimits())
 
 	h := &handler{d: d}
 	// Middleware goes on each route rather than on a group: a group's
 	// middleware would turn 405 (wrong method) into 404.
 	key := APIKey(APIKeyConfig{Keys: d.APIKeys})
+	// Every route with the key is also rate limited per key and customer.
+	key = chain(key, RateLimit(RateLimitConfig{PerKey: d.KeyLimit, PerCustomer: d.CustomerLimit}))
 	e.GET("/v1/orders", h.orderList, key)
 	e.GET("/v1/orders/:id", h.order, key)
 	e.GET("/v1/invoices", h.invoiceList, key)
 	e.GET("/v1/invoices/:id", h.invoice, key)
 	e.GET("/v1/documents/:token", h.document)
+	if d.Extended != nil {
+		e.GET("/v1/backorders", h.backorders, key)
+		e.GET("/v1/credit-invoices", h.creditInvoiceList, key)
+		e.GET("/v1/addresses", h.addresses, key)
+		e.GET("/v1/prices", h.prices, key)
+		e.GET("/v1/stock", h.stock, key)
+	}
 
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
@@ -83,6 +118,13 @@ func New(d Deps) *echo.Echo {
 	}
 	admin := BearerToken(d.AdminToken)
 	e.POST("/admin/cache/flush", h.flush, admin)
+	e.GET("/admin/", h.status, admin)
+	e.GET("/admin/pushers", h.listPushers, admin)
+	e.POST("/admin/pushers/:name/replay", h.replayPusher, admin)
+	// Webhooks authenticate by signature or token (handlers/webhooks.go);
+	// the routes answer 404 when not configured.
+	e.POST("/webhooks/extend", h.extendWebhook)
+	e.POST("/webhooks/vendre", h.vendreWebhook)
 	return e
 }
 

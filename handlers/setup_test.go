@@ -93,11 +93,6 @@ type envConfig struct {
 // withRedis makes the env cache in a real Redis (cachetest).
 func withRedis() envOption { return func(c *envConfig) { c.redis = true } }
 
-// withTTL sets the freshness of list and detail answers and the stale window.
-func withTTL(list, detail, staleFor time.Duration) envOption {
-	return func(c *envConfig) { c.pull.TTLList, c.pull.TTLDetail, c.pull.StaleFor = list, detail, staleFor }
-}
-
 // withValidator replaces the schema check.
 func withValidator(v pull.Validator) envOption { return func(c *envConfig) { c.validate = v } }
 
@@ -148,6 +143,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Pull: ev.svc, Redis: redisPing,
 		APIKeys: []string{"other-key", testKey}, AdminToken: testAdmin,
 		Location: loc, Now: clock,
+		Extended: ev.svc,
 	})
 	return ev
 }

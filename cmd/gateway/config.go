@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vendre-extend/gateway/ratelimit"
 )
 
 // Config is every setting of the gateway. Each comes from an environment
@@ -32,6 +35,15 @@ type Config struct {
 	Timezone           string
 	DocumentSecret     string // secret; "": derived from EXTEND_CLIENT_SECRET
 	LogLevel           string
+
+	// Pushers (shop-model.md): read by pushers.go.
+	Push PushConfig
+
+	// Protection of the ERP and of the gateway (erpguard, ratelimit).
+	ExtendRateLimit      ratelimit.Limit // per Extend rate-limit group, all replicas together
+	ERPMaxConcurrency    int             // ERP calls in flight per replica
+	RateLimitPerKey      ratelimit.Limit // requests per Vendre API key
+	RateLimitPerCustomer ratelimit.Limit // requests per customer_no
 
 	// Location is Timezone, loaded by Validate.
 	Location *time.Location
@@ -76,6 +88,27 @@ func duration(p func(*Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
+// limit reads a rate limit, N/duration or off (ratelimit.Parse).
+func limit(p func(*Config) *ratelimit.Limit) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		l, err := ratelimit.Parse(v)
+		*p(c) = l
+		return err
+	}
+}
+
+// count reads a whole number from 1 to 10000.
+func count(p func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > 10000 {
+			return fmt.Errorf("want a whole number from 1 to 10000, got %q", v)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
 var settings = []setting{
 	{"LISTEN_ADDR", ":8080", "where the HTTP server listens", str(func(c *Config) *string { return &c.ListenAddr })},
 	{"EXTEND_BASE_URL", "", "Extend Commerce API base URL (unset: demo mode)", str(func(c *Config) *string { return &c.ExtendBaseURL })},
@@ -95,6 +128,35 @@ var settings = []setting{
 	{"TIMEZONE", "Europe/Stockholm", "the merchant's time zone", str(func(c *Config) *string { return &c.Timezone })},
 	{"DOCUMENT_SECRET", "", "key for pdf_link tokens, the same on every replica (unset: derived from EXTEND_CLIENT_SECRET)", str(func(c *Config) *string { return &c.DocumentSecret })},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+	{"EXTEND_RATE_LIMIT", "300/1m", "most ERP calls per Extend rate-limit group in any window, all replicas together (N/duration)", limit(func(c *Config) *ratelimit.Limit { return &c.ExtendRateLimit })},
+	{"ERP_MAX_CONCURRENCY", "32", "most ERP calls in flight per replica; more get a stale answer or a fast 503", count(func(c *Config) *int { return &c.ERPMaxConcurrency })},
+	{"RATE_LIMIT_PER_KEY", "1000/1s", "most requests per Vendre API key (N/duration, or off); more get 429", limit(func(c *Config) *ratelimit.Limit { return &c.RateLimitPerKey })},
+	{"RATE_LIMIT_PER_CUSTOMER", "60/1m", "most requests per customer_no (N/duration, or off); more get 429", limit(func(c *Config) *ratelimit.Limit { return &c.RateLimitPerCustomer })},
+	// Pushers (shop-model.md "Settings"; wired in pushers.go).
+	{"STOCK_SINKS", "", "comma list of vendre-file, retailcrm, webhook (unset: the stock pusher is off)", list(func(c *Config) *[]string { return &c.Push.StockSinks })},
+	{"STOCK_SWEEP_EVERY", "5m", "period of the ProductAvailability sweep", duration(func(c *Config) *time.Duration { return &c.Push.StockSweepEvery })},
+	{"STOCK_WAREHOUSES", "", "Extend warehouses that count towards the shop's stock (unset: all)", list(func(c *Config) *[]string { return &c.Push.StockWarehouses })},
+	{"VENDRE_STOCK_DIR", "", "directory the stock files are written to", str(func(c *Config) *string { return &c.Push.VendreStockDir })},
+	{"VENDRE_STOCK_FTP_URL", "", "ftp://user:pass@host:port/folder that Vendre polls", str(func(c *Config) *string { return &c.Push.VendreStockFTPURL })},
+	{"RETAILCRM_URL", "", "RetailCRM account URL (for the retailcrm sink)", str(func(c *Config) *string { return &c.Push.RetailCRMURL })},
+	{"RETAILCRM_API_KEY", "", "RetailCRM API key", str(func(c *Config) *string { return &c.Push.RetailCRMAPIKey })},
+	{"RETAILCRM_STORES", "", "extendWarehouse:crmStoreCode,… (unset: each warehouse under its own name)", list(func(c *Config) *[]string { return &c.Push.RetailCRMStores })},
+	{"STOCK_WEBHOOK_URL", "", "URL of the generic stock webhook sink", str(func(c *Config) *string { return &c.Push.StockWebhookURL })},
+	{"STOCK_WEBHOOK_SECRET", "", "secret that signs the generic stock webhook (X-Signature)", str(func(c *Config) *string { return &c.Push.StockWebhookSecret })},
+	{"ORDER_SOURCES", "", "comma list of vendre-webhook, xsale (unset: the order pusher is off)", list(func(c *Config) *[]string { return &c.Push.OrderSources })},
+	{"VENDRE_WEBHOOK_TOKEN", "", "shared token Vendre sends with its order webhooks (X-Webhook-Token)", str(func(c *Config) *string { return &c.Push.VendreWebhookToken })},
+	{"XSALE_URL", "", "xSale API base URL", str(func(c *Config) *string { return &c.Push.XSaleURL })},
+	{"XSALE_ORGANIZATION", "", "xSale organisation name", str(func(c *Config) *string { return &c.Push.XSaleOrganization })},
+	{"XSALE_TOKEN_URL", "", "xSale OAuth token URL (password grant)", str(func(c *Config) *string { return &c.Push.XSaleTokenURL })},
+	{"XSALE_CLIENT_ID", "", "xSale OAuth client id", str(func(c *Config) *string { return &c.Push.XSaleClientID })},
+	{"XSALE_CLIENT_SECRET", "", "xSale OAuth client secret", str(func(c *Config) *string { return &c.Push.XSaleClientSecret })},
+	{"XSALE_USERNAME", "", "xSale API user", str(func(c *Config) *string { return &c.Push.XSaleUsername })},
+	{"XSALE_PASSWORD", "", "xSale API user's password", str(func(c *Config) *string { return &c.Push.XSalePassword })},
+	{"XSALE_STATUS_NEW", "Nowe", "xSale status of orders to import", str(func(c *Config) *string { return &c.Push.XSaleStatusNew })},
+	{"XSALE_STATUS_IMPORTED", "Zaimportowano do ERP", "xSale status set after import", str(func(c *Config) *string { return &c.Push.XSaleStatusImported })},
+	{"XSALE_STATUS_MANUAL", "Do obsługi ręcznej", "xSale status set when an order needs manual handling", str(func(c *Config) *string { return &c.Push.XSaleStatusManual })},
+	{"XSALE_POLL_EVERY", "1m", "period of the xSale pull", duration(func(c *Config) *time.Duration { return &c.Push.XSalePollEvery })},
+	{"XSALE_ERP_CUSTOMER", "", "Extend customer number marketplace orders are booked on", str(func(c *Config) *string { return &c.Push.XSaleERPCustomer })},
 }
 
 // flagName turns LISTEN_ADDR into listen-addr.
@@ -185,7 +247,7 @@ func (c *Config) Validate() error {
 		return bad("TIMEZONE", "unknown time zone %q", c.Timezone)
 	}
 	c.Location = loc
-	return nil
+	return c.validatePushers() // pushers.go
 }
 
 // checkURL accepts an absolute http(s) URL with a host.
@@ -223,5 +285,7 @@ func (c *Config) LogValue() []any {
 		"cache_ttl_detail", c.CacheTTLDetail.String(), "cache_stale_for", c.CacheStaleFor.String(),
 		"locale", c.Locale, "currency", c.Currency, "timezone", c.Timezone,
 		"document_secret", mask(c.DocumentSecret),
+		"extend_rate_limit", c.ExtendRateLimit.String(), "erp_max_concurrency", c.ERPMaxConcurrency,
+		"rate_limit_per_key", c.RateLimitPerKey.String(), "rate_limit_per_customer", c.RateLimitPerCustomer.String(),
 	}
 }

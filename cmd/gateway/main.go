@@ -30,7 +30,9 @@ import (
 	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/mapping"
 	"github.com/vendre-extend/gateway/pull"
+	"github.com/vendre-extend/gateway/pushers"
 	"github.com/vendre-extend/gateway/schemas"
+	"github.com/vendre-extend/gateway/telemetry"
 )
 
 func main() {
@@ -60,8 +62,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return probe(ctx, args, getenv, stdout, stderr)
 	case "flush":
 		return flush(ctx, args, getenv, stdout, stderr)
+	case "pushers":
+		return pushersCmd(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("gateway: unknown command %q (want serve, probe or flush)", cmd)
+	return fmt.Errorf("gateway: unknown command %q (want serve, probe, flush or pushers)", cmd)
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
@@ -76,6 +80,20 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(addr string)) error {
 	log.Info("starting", cfg.LogValue()...)
 
+	// Telemetry first, so that everything below is traced and measured.
+	// erpDown is set once the pull service exists; scrapes come later.
+	var erpDown func() bool
+	var registry *pushers.Registry // set once the pushers are built
+	pusherState := pusherFigures(func() *pushers.Registry { return registry })
+	tel, errLog, log, stopTelemetry, err := startTelemetry(ctx, log, telemetry.Options{
+		CircuitOpen: func() bool { return erpDown != nil && erpDown() },
+		Pushers:     pusherStats(pusherState),
+	})
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
+
 	if cfg.Demo() {
 		stopSim, err := startDemoERP(cfg, log)
 		if err != nil {
@@ -85,7 +103,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 	}
 
 	var store pull.Store
+	var local pull.Local // nil: no in-process tier in front of store
 	var redisPing handlers.Pinger
+	var shared redis.UniversalClient // nil: limits kept per replica
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -96,7 +116,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
 		opts.DialerRetries, opts.MaxRetries = 1, 1
 		rdb := redis.NewClient(opts)
+		if err := tel.InstrumentRedis(rdb); err != nil {
+			return fmt.Errorf("telemetry: redis: %w", err)
+		}
 		defer rdb.Close()
+		shared = rdb
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		if err := rdb.Ping(pctx).Err(); err != nil {
 			// Serve anyway: a Redis outage must not stop My Account.
@@ -105,15 +129,22 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 		cancel()
 		r := cache.NewRedis(rdb, "")
 		store, redisPing = r, r
+		// Two tiers: a hit in this in-process tier costs no round trip to
+		// Redis; flushes reach it through Redis (svc.Run below).
+		local = cache.NewMemory(128 << 20)
 	} else {
 		store = cache.NewMemory(128 << 20)
 	}
 
+	// The ERP's guard: circuit breaker, rate limit per Extend group
+	// (shared through Redis), bulkhead; only EXTEND_BASE_URL's host.
+	guard, erpHTTP := newGuard(cfg, shared, log, erpHTTPClient(tel)) // guard outside, telemetry inside: only real calls are measured
 	client, err := erp.New(erp.Config{
 		BaseURL:      cfg.ExtendBaseURL,
 		ClientID:     cfg.ExtendClientID,
 		ClientSecret: cfg.ExtendClientSecret,
 		Logger:       log,
+		HTTPClient:   erpHTTP,
 	})
 	if err != nil {
 		return fmt.Errorf("config: EXTEND_BASE_URL: %w", err)
@@ -134,15 +165,32 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 	svc := pull.New(client, store, set, mapper, links, pull.Config{
 		TTLList: cfg.CacheTTLList, TTLDetail: cfg.CacheTTLDetail,
 		StaleFor: cfg.CacheStaleFor, Budget: cfg.ExtendTimeout,
+		Local:    local,
+		Observer: tel.CacheObserver(),
 	}, log)
+	erpDown = guard.Open // the circuit breaker: readiness and gateway_erp_circuit_open
+
+	// Webhook intake and the pushers (pushers.go); their loops join g below.
+	ps, err := buildPushers(cfg, shared, client, svc, webhookObserver{tel}, log)
+	if err != nil {
+		return err
+	}
+	registry = ps.registry
 
 	e := handlers.New(handlers.Deps{
+		ExtendWebhooks: ps.extendWebhooks(), VendreOrders: ps.vendreOrders(), Pushers: ps.registry,
 		Pull: svc, Redis: redisPing,
 		APIKeys: cfg.VendreAPIKeys, AdminToken: cfg.AdminToken,
 		Location: cfg.Location, Logger: log,
+		Extended: svc,
+		Metrics:  tel.MetricsHandler(), MeterProvider: tel.MeterProvider(),
+		Status: handlers.StatusSources{CircuitOpen: erpDown, CacheStats: svc.Stats, Errors: errLog, Pushers: pusherLines(pusherState)},
+
+		ERPDown: guard.Open, KeyLimit: newLimiter(cfg.RateLimitPerKey),
+		CustomerLimit: newLimiter(cfg.RateLimitPerCustomer),
 	})
 	srv := &http.Server{
-		Handler:           e,
+		Handler:           tel.Handler(e), // a server span per request
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      cfg.ExtendTimeout + 30*time.Second,
@@ -166,6 +214,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 		}
 		return nil
 	})
+	// Hears of the other replicas' cache flushes (Redis pub/sub).
+	g.Go(func() error { return svc.Run(gctx) })
+	for _, run := range ps.runs { // webhook consumer, stock and order pushers
+		g.Go(func() error { return run(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
