@@ -160,26 +160,33 @@ func flush(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *token == "" {
 		return fmt.Errorf("flush: ADMIN_TOKEN is required")
 	}
-	u := strings.TrimRight(*base, "/") + "/admin/cache/flush"
+	path := "/admin/cache/flush"
 	if *customer != "" {
-		u += "?customer_no=" + url.QueryEscape(*customer)
+		path += "?customer_no=" + url.QueryEscape(*customer)
 	}
+	return adminCall(ctx, "flush", http.MethodPost, *base, path, *token, stdout)
+}
+
+// adminCall sends one request to a running gateway's admin API with the
+// admin token, prints the answer's body and fails unless it is a 2xx.
+// what names the command in errors.
+func adminCall(ctx context.Context, what, method, base, path, token string, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, nil)
 	if err != nil {
-		return fmt.Errorf("flush: -url: %w", err)
+		return fmt.Errorf("%s: -url: %w", what, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+*token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("flush: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	fmt.Fprintln(stdout, strings.TrimSpace(string(body)))
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("flush: %s", res.Status)
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("%s: %s", what, res.Status)
 	}
 	return nil
 }

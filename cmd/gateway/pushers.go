@@ -289,22 +289,5 @@ func pushersCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if *token == "" {
 		return errors.New("pushers: ADMIN_TOKEN is required")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(*base, "/")+path, nil)
-	if err != nil {
-		return fmt.Errorf("pushers: -url: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+*token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("pushers: %w", err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	fmt.Fprintln(stdout, strings.TrimSpace(string(body)))
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("pushers: %s", res.Status)
-	}
-	return nil
+	return adminCall(ctx, "pushers", method, *base, path, *token, stdout)
 }
