@@ -213,12 +213,13 @@ func wrap(ctx context.Context, op string, err error) error {
 }
 
 // unavailable reports whether err is a connection-level failure, or a
-// Redis reply saying that the server cannot serve right now.
+// Redis reply saying that the server cannot serve right now. A pool
+// timeout is not one: it means this process has more requests in flight
+// than connections (a burst), not that Redis is away.
 func unavailable(err error) bool {
 	var ne net.Error
 	switch {
 	case errors.Is(err, redis.ErrClosed),
-		errors.Is(err, redis.ErrPoolTimeout),
 		errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED),

@@ -246,6 +246,15 @@ func (s *Service) serve(ctx context.Context, endpoint, key string, ttl time.Dura
 			s.obs.Coalesced(endpoint)
 		}
 		if res.Err != nil {
+			// Stale-if-error, last chance: the first read may have missed
+			// only because the shared store was busy or briefly away.
+			if b, ok := s.tiers.getAnyway(ctx, key); !found && ok {
+				if ent, ok := decodeEntry(b); ok && s.now().Sub(ent.built) < ttl+s.cfg.StaleFor {
+					age := s.now().Sub(ent.built)
+					s.stats.Stale.Add(1)
+					return Answer{Body: ent.body, Cache: Stale, Age: age, TTL: ttl - age, Tier: TierShared}, nil
+				}
+			}
 			return Answer{}, res.Err
 		}
 		f := res.Val.(filled)

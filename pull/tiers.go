@@ -229,6 +229,29 @@ func (t *tiers) get(ctx context.Context, key string) ([]byte, string, bool) {
 	return b, TierShared, b != nil
 }
 
+// getAnyway reads key from the shared store even while its circuit is
+// open, with generations this replica already knows: the last chance of
+// a stale answer when the ERP failed too. It is bounded by lastChance.
+func (t *tiers) getAnyway(ctx context.Context, key string) ([]byte, bool) {
+	if t.shared == nil {
+		return nil, false
+	}
+	all, cust, known := t.gens.get(keys.Scope(key))
+	if !known {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastChance)
+	defer cancel()
+	b, ok, err := t.shared.Get(ctx, keys.Generation(key, all, cust))
+	if err != nil || !ok {
+		return nil, false
+	}
+	return b, true
+}
+
+// lastChance bounds getAnyway's read.
+const lastChance = 250 * time.Millisecond
+
 // keepLeft is how long an entry read from the shared store may still
 // serve: t.keep past its build time.
 func (t *tiers) keepLeft(b []byte) time.Duration {
