@@ -236,12 +236,24 @@ func (t *tiers) getAnyway(ctx context.Context, key string) ([]byte, bool) {
 	if t.shared == nil {
 		return nil, false
 	}
-	all, cust, known := t.gens.get(keys.Scope(key))
-	if !known {
-		return nil, false
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastChance)
 	defer cancel()
+	scope := keys.Scope(key)
+	all, cust, known := t.gens.get(scope)
+	if !known {
+		ks := []string{keys.GenAll()}
+		if scope != "" {
+			ks = append(ks, keys.GenCustomer(scope))
+		}
+		v, err := t.shared.Ints(ctx, ks...)
+		if err != nil {
+			return nil, false
+		}
+		all = v[0]
+		if scope != "" {
+			cust = v[1]
+		}
+	}
 	b, ok, err := t.shared.Get(ctx, keys.Generation(key, all, cust))
 	if err != nil || !ok {
 		return nil, false
