@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -497,28 +496,7 @@ func TestStockWarehouse(t *testing.T) {
 // BenchmarkCachedPrices: a page of 40 prices put together from 40 cached
 // parts, through the whole echo stack.
 func BenchmarkCachedPrices(b *testing.B) {
-	for _, name := range []string{"memory", "redis"} {
-		b.Run(name, func(b *testing.B) {
-			var opts []envOption
-			if name == "redis" {
-				opts = append(opts, withRedis())
-			}
-			ev := newEnv(b, opts...)
-			target := "/v1/prices?customer_no=10001&products=" + strings.Join(ev.sim.ProductNumbers()[:40], ",")
-			if rec := ev.get(b, target); rec.Code != 200 {
-				b.Fatalf("warm-up = %d", rec.Code)
-			}
-			req := httptest.NewRequest(http.MethodGet, target, nil)
-			req.Header.Set("X-Api-Key", testKey)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				rec := httptest.NewRecorder()
-				ev.e.ServeHTTP(rec, req)
-				if rec.Code != 200 || rec.Header().Get("X-Cache") != "HIT" {
-					b.Fatalf("status %d X-Cache %q", rec.Code, rec.Header().Get("X-Cache"))
-				}
-			}
-		})
-	}
+	benchHits(b, func(ev *env) string {
+		return "/v1/prices?customer_no=10001&products=" + strings.Join(ev.sim.ProductNumbers()[:40], ",")
+	})
 }
