@@ -57,7 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, newLogger(cfg, stderr), nil)
+		out := newBufferedLog(stderr, 200*time.Millisecond)
+		defer out.Close()
+		log := slog.New(flushOnWarn{newLogger(cfg, out).Handler(), out})
+		return serve(ctx, cfg, log, nil)
 	case "probe":
 		return probe(ctx, args, getenv, stdout, stderr)
 	case "flush":

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the flusher goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestBufferedLog(t *testing.T) {
+	var sink syncBuffer
+	out := newBufferedLog(&sink, time.Hour) // no periodic flush in this test
+	log := slog.New(flushOnWarn{slog.NewJSONHandler(out, nil), out}).With("app", "gw")
+	log.Info("request", "n", 1)
+	if got := sink.String(); got != "" {
+		t.Fatalf("info line written at once: %q; want it buffered", got)
+	}
+	log.Warn("redis down")
+	if got := sink.String(); !strings.Contains(got, `"n":1`) || !strings.Contains(got, "redis down") {
+		t.Fatalf("after a warning = %q; want both lines flushed", got)
+	}
+	log.Info("request", "n", 2)
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.String(); !strings.Contains(got, `"n":2`) {
+		t.Errorf("after Close = %q; want the last info line", got)
+	}
+}
+
+func TestBufferedLogFlushesPeriodically(t *testing.T) {
+	var sink syncBuffer
+	out := newBufferedLog(&sink, 10*time.Millisecond)
+	defer out.Close()
+	slog.New(slog.NewJSONHandler(out, nil)).Info("request")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(sink.String(), "request") {
+		if time.Now().After(deadline) {
+			t.Fatal("info line never flushed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
