@@ -55,23 +55,12 @@ const (
 )
 
 // CatalogERP is what the extended calls need of Extend Commerce besides
-// ERP; *erp.Client has it. The ERP given to New must also implement it for
-// Addresses, Prices, Stock and StockChanged to work; otherwise they fail
-// with an internal error (a wiring bug, never an ERP condition).
+// the order and invoice calls; it is part of ERP, so the compiler checks
+// that the client has it.
 type CatalogERP interface {
 	ProductAvailability(ctx context.Context, productNumbers []string, warehouse string, changedSince time.Time, page, pageSize int) (erp.Page[erp.Availability], error)
 	ProductPrices(ctx context.Context, customerNumber string, productNumbers []string) ([]erp.Price, error)
 	Customer(ctx context.Context, number string) (erp.CustomerRecord, error)
-}
-
-var errNoCatalog = errors.New("pull: the ERP client lacks the product, price and customer calls (CatalogERP)")
-
-func (s *Service) catalog() (CatalogERP, error) {
-	c, ok := s.erp.(CatalogERP)
-	if !ok {
-		return nil, errNoCatalog
-	}
-	return c, nil
 }
 
 // Backorders answers GET /v1/backorders: the rows of the customer's open
@@ -96,7 +85,7 @@ func (s *Service) Backorders(ctx context.Context, customerNo string) (Answer, er
 		}
 		recs, err := fetchKept(ctx, hs,
 			func(ctx context.Context, hs []erp.OrderHeader) ([]erp.Order, error) {
-				return s.erp.Orders(ctx, hs, s.reuseOrder)
+				return s.erp.Orders(ctx, hs, s.reuseOrder(ctx))
 			},
 			func(o erp.Order) { s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o) })
 		if err != nil {
@@ -138,7 +127,7 @@ func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q Li
 		}
 		recs, err := fetchKept(ctx, hs,
 			func(ctx context.Context, hs []erp.InvoiceHeader) ([]erp.Invoice, error) {
-				return s.erp.Invoices(ctx, hs, s.reuseInvoice)
+				return s.erp.Invoices(ctx, hs, s.reuseInvoice(ctx))
 			},
 			func(inv erp.Invoice) { s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv) })
 		if err != nil {
@@ -226,11 +215,7 @@ func fetchKept[H, R any](ctx context.Context, hs []H, fetch func(context.Context
 // another customer number.
 func (s *Service) Addresses(ctx context.Context, customerNo string) (Answer, error) {
 	return s.serve(ctx, "addresses", keys.Addresses(customerNo), s.cfg.TTLDetail, func(ctx context.Context) ([]byte, error) {
-		cat, err := s.catalog()
-		if err != nil {
-			return nil, err
-		}
-		c, err := cat.Customer(ctx, customerNo)
+		c, err := s.erp.Customer(ctx, customerNo)
 		switch {
 		case errors.Is(err, erp.ErrNotFound):
 			c = erp.CustomerRecord{}
@@ -257,13 +242,9 @@ func (s *Service) Addresses(ctx context.Context, customerNo string) (Answer, err
 // erp.ErrValidation, erp.ErrUnauthorized; ErrSchema for an answer that
 // fails its schema.
 func (s *Service) Prices(ctx context.Context, customerNo string, products []string) (Answer, error) {
-	cat, err := s.catalog()
-	if err != nil {
-		return Answer{}, err
-	}
 	keyOf := func(p string) string { return keys.Price(customerNo, p) }
 	fetch := func(ctx context.Context, need []string) (map[string]json.RawMessage, error) {
-		prices, err := cat.ProductPrices(ctx, customerNo, need)
+		prices, err := s.erp.ProductPrices(ctx, customerNo, need)
 		if errors.Is(err, erp.ErrNotFound) {
 			return nil, nil // the ERP does not know the customer: no prices
 		}
@@ -337,10 +318,6 @@ type stockRow struct {
 //
 // Errors: those of Prices.
 func (s *Service) Stock(ctx context.Context, products []string, warehouse string) (Answer, error) {
-	cat, err := s.catalog()
-	if err != nil {
-		return Answer{}, err
-	}
 	compose := func(products []string, parts []json.RawMessage) ([]byte, error) {
 		out := api.Stock{Stock: []api.StockLevel{}, Unknown: []string{}}
 		for i, p := range products {
@@ -368,7 +345,7 @@ func (s *Service) Stock(ctx context.Context, products []string, warehouse string
 		endpoint: "stock", schema: schemas.Stock, products: products,
 		keyOf: keys.Stock,
 		fetch: func(ctx context.Context, need []string) (map[string]json.RawMessage, error) {
-			return s.fetchStock(ctx, cat, need)
+			return s.fetchStock(ctx, need)
 		},
 		compose: compose,
 	})
@@ -385,14 +362,10 @@ func (s *Service) Stock(ctx context.Context, products []string, warehouse string
 // A stock answer being built while the webhook is handled may still write
 // the balance it read before; that entry lives at most CACHE_TTL_LIST.
 func (s *Service) StockChanged(ctx context.Context, productNumber string) error {
-	cat, err := s.catalog()
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Budget)
 	defer cancel()
 	key := keys.Stock(productNumber)
-	got, err := s.fetchStock(ctx, cat, []string{productNumber})
+	got, err := s.fetchStock(ctx, []string{productNumber})
 	s.health.observe(err, s.now())
 	if err != nil {
 		if ent, ok := s.lookup(ctx, key); ok {
@@ -411,14 +384,14 @@ func (s *Service) StockChanged(ctx context.Context, productNumber string) error 
 // fetchStock reads the balances of products in every warehouse, page by
 // page, and returns each known product's rows (warehouses in name order);
 // products with no row are missing from the map.
-func (s *Service) fetchStock(ctx context.Context, cat CatalogERP, products []string) (map[string]json.RawMessage, error) {
+func (s *Service) fetchStock(ctx context.Context, products []string) (map[string]json.RawMessage, error) {
 	asked := make(map[string]map[string]float64, len(products))
 	for _, p := range products {
 		asked[p] = nil
 	}
 	read := 0
 	for page := 1; ; page++ {
-		pg, err := cat.ProductAvailability(ctx, products, "", time.Time{}, page, erp.MaxPageSize)
+		pg, err := s.erp.ProductAvailability(ctx, products, "", time.Time{}, page, erp.MaxPageSize)
 		if err != nil {
 			return nil, fmt.Errorf("pull: stock: %w", err)
 		}

@@ -309,28 +309,3 @@ func TestCreditInvoicesPaging(t *testing.T) {
 		t.Errorf("invoice list calls = %d, want every page", n)
 	}
 }
-
-// basicOnly is an ERP with only the basic calls.
-type basicOnly struct{ pull.ERP }
-
-// TestNoCatalog: an ERP without the catalog calls is a wiring bug, told
-// as an error, never a panic.
-func TestNoCatalog(t *testing.T) {
-	ev := newExtEnv(t)
-	set, _ := schemas.Load()
-	m, _ := mapping.New(mapping.Options{Locale: "sv-SE", Currency: "SEK", Location: time.UTC})
-	svc := pull.New(basicOnly{ev.erp}, cache.NewMemory(1<<20), set, m, nil, pull.Config{TTLList: time.Minute, Budget: time.Second}, nil)
-	ctx := context.Background()
-	if _, err := svc.Prices(ctx, "10001", []string{"A"}); err == nil {
-		t.Error("Prices without CatalogERP = nil error")
-	}
-	if _, err := svc.Stock(ctx, []string{"A"}, ""); err == nil {
-		t.Error("Stock without CatalogERP = nil error")
-	}
-	if _, err := svc.Addresses(ctx, "10001"); err == nil {
-		t.Error("Addresses without CatalogERP = nil error")
-	}
-	if err := svc.StockChanged(ctx, "A"); err == nil {
-		t.Error("StockChanged without CatalogERP = nil error")
-	}
-}

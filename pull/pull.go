@@ -68,6 +68,7 @@ type ERP interface {
 	Invoices(ctx context.Context, hs []erp.InvoiceHeader, reuse func(erp.InvoiceHeader) (erp.Invoice, bool)) ([]erp.Invoice, error)
 	Invoice(ctx context.Context, invoiceNumber string) (erp.Invoice, error)
 	InvoicePDF(ctx context.Context, invoiceNumber string) (*erp.Document, error)
+	CatalogERP
 }
 
 // Store is the cache the service keeps answers and records in.
@@ -223,21 +224,17 @@ func (s *Service) serve(ctx context.Context, endpoint, key string, ttl time.Dura
 	if found {
 		age := now.Sub(ent.built)
 		if age < ttl {
-			s.stats.Hits.Add(1)
-			s.obs.CacheResult(endpoint, Hit)
+			s.count(endpoint, Hit)
 			return Answer{Body: ent.body, Cache: Hit, Age: age, TTL: ttl - age, Tier: ent.tier}, nil
 		}
 		if age < ttl+s.cfg.StaleFor {
 			// Stale-while-revalidate: one background refresh per key.
-			s.stats.Stale.Add(1)
-			s.obs.CacheResult(endpoint, Stale)
+			s.count(endpoint, Stale)
 			s.flight.DoChan(key, func() (any, error) { return s.fill(ctx, endpoint, key, ttl, build) })
 			return Answer{Body: ent.body, Cache: Stale, Age: age, TTL: ttl - age, Tier: ent.tier}, nil
 		}
 		expired = true
 	}
-	s.stats.Misses.Add(1)
-	s.obs.CacheResult(endpoint, Miss)
 	ch := s.flight.DoChan(key, func() (any, error) { return s.fill(ctx, endpoint, key, ttl, build) })
 	select {
 	case res := <-ch:
@@ -246,17 +243,14 @@ func (s *Service) serve(ctx context.Context, endpoint, key string, ttl time.Dura
 			s.obs.Coalesced(endpoint)
 		}
 		if res.Err != nil {
-			// Stale-if-error, last chance: the first read may have missed
-			// only because the shared store was busy or briefly away.
-			if b, ok := s.tiers.getAnyway(ctx, key); !found && ok {
-				if ent, ok := decodeEntry(b); ok && s.now().Sub(ent.built) < ttl+s.cfg.StaleFor {
-					age := s.now().Sub(ent.built)
-					s.stats.Stale.Add(1)
-					return Answer{Body: ent.body, Cache: Stale, Age: age, TTL: ttl - age, Tier: TierShared}, nil
-				}
+			if a, ok := s.lastChance(ctx, key, ttl, found); ok {
+				s.count(endpoint, Stale)
+				return a, nil
 			}
+			s.count(endpoint, Miss)
 			return Answer{}, res.Err
 		}
+		s.count(endpoint, Miss)
 		f := res.Val.(filled)
 		age := max(s.now().Sub(f.built), 0)
 		return Answer{
@@ -264,8 +258,43 @@ func (s *Service) serve(ctx context.Context, endpoint, key string, ttl time.Dura
 			Collapsed: res.Shared || f.replica, Replica: f.replica, Stored: f.stored, Expired: expired,
 		}, nil
 	case <-ctx.Done():
+		s.count(endpoint, Miss)
 		return Answer{}, ctx.Err()
 	}
+}
+
+// count records a request's one cache outcome, in Stats and the Observer.
+func (s *Service) count(endpoint, result string) {
+	switch result {
+	case Hit:
+		s.stats.Hits.Add(1)
+	case Stale:
+		s.stats.Stale.Add(1)
+	default:
+		s.stats.Misses.Add(1)
+	}
+	s.obs.CacheResult(endpoint, result)
+}
+
+// lastChance is stale-if-error's last resort after a failed fill: when the
+// first lookup found nothing, perhaps only because the shared store was
+// busy or briefly away, it reads the shared tier once more (bounded) and
+// returns a stale answer still inside the stale window. An entry the first
+// lookup found but past that window is not read again.
+func (s *Service) lastChance(ctx context.Context, key string, ttl time.Duration, found bool) (Answer, bool) {
+	if found {
+		return Answer{}, false
+	}
+	b, ok := s.tiers.getAnyway(ctx, key)
+	if !ok {
+		return Answer{}, false
+	}
+	ent, ok := decodeEntry(b)
+	age := s.now().Sub(ent.built)
+	if !ok || age >= ttl+s.cfg.StaleFor {
+		return Answer{}, false
+	}
+	return Answer{Body: ent.body, Cache: Stale, Age: age, TTL: ttl - age, Tier: TierShared}, true
 }
 
 // filled is what fill made.
@@ -437,21 +466,32 @@ func (s *Service) keepRecord(ctx context.Context, key string, rec any) {
 	}
 }
 
-func (s *Service) reuseOrder(h erp.OrderHeader) (erp.Order, bool) {
-	var o erp.Order
-	ok := s.reuse(keys.OrderRecord(h.OrderNumber), &o) && o.ChangedAt == h.ChangedAt && h.ChangedAt != ""
-	return o, ok
+// reuseOrder returns the record cache for erp.Client.Orders: a stored
+// order whose ChangedAt is the header's. Its reads share the fill's
+// context (its deadline and trace), each bounded by reuseWait.
+func (s *Service) reuseOrder(ctx context.Context) func(erp.OrderHeader) (erp.Order, bool) {
+	return func(h erp.OrderHeader) (erp.Order, bool) {
+		var o erp.Order
+		ok := s.reuse(ctx, keys.OrderRecord(h.OrderNumber), &o) && o.ChangedAt == h.ChangedAt && h.ChangedAt != ""
+		return o, ok
+	}
 }
 
-func (s *Service) reuseInvoice(h erp.InvoiceHeader) (erp.Invoice, bool) {
-	var inv erp.Invoice
-	ok := s.reuse(keys.InvoiceRecord(h.InvoiceNumber), &inv) && inv.ChangedAt == h.ChangedAt && h.ChangedAt != ""
-	return inv, ok
+// reuseInvoice is reuseOrder for invoices.
+func (s *Service) reuseInvoice(ctx context.Context) func(erp.InvoiceHeader) (erp.Invoice, bool) {
+	return func(h erp.InvoiceHeader) (erp.Invoice, bool) {
+		var inv erp.Invoice
+		ok := s.reuse(ctx, keys.InvoiceRecord(h.InvoiceNumber), &inv) && inv.ChangedAt == h.ChangedAt && h.ChangedAt != ""
+		return inv, ok
+	}
 }
+
+// reuseWait bounds one record-cache read: past it the record is fetched.
+const reuseWait = 250 * time.Millisecond
 
 // reuse reads the record stored under key into rec.
-func (s *Service) reuse(key string, rec any) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+func (s *Service) reuse(ctx context.Context, key string, rec any) bool {
+	ctx, cancel := context.WithTimeout(ctx, reuseWait)
 	defer cancel()
 	ent, ok := s.lookup(ctx, key)
 	if !ok {
