@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -333,21 +332,7 @@ func TestPricesCoalescing(t *testing.T) {
 	ev := newEnv(t)
 	ev.sim.SetLatency(50 * time.Millisecond)
 	target := "/v1/prices?customer_no=10001&products=" + pVest + "," + pDrill
-	var wg sync.WaitGroup
-	codes := make([]int, 20)
-	for i := range codes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i] = ev.get(t, target).Code
-		}()
-	}
-	wg.Wait()
-	for i, c := range codes {
-		if c != 200 {
-			t.Errorf("request %d = %d", i, c)
-		}
-	}
+	ev.getAll(t, target, 20)
 	if got := ev.sim.Calls(extendsim.OpPrices); got != 1 {
 		t.Errorf("ERP price calls = %d, want 1", got)
 	}

@@ -165,6 +165,23 @@ func (ev *env) do(t testing.TB, method, target string, header map[string]string)
 	return rec
 }
 
+// getAll sends n concurrent GETs of target and fails the test for every
+// answer that is not 200.
+func (ev *env) getAll(t *testing.T, target string, n int) {
+	t.Helper()
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() { codes[i] = ev.get(t, target).Code })
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("request %d of %s = %d, want 200", i, target, c)
+		}
+	}
+}
+
 // decode unmarshals a JSON answer, failing the test on bad JSON.
 func decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
 	t.Helper()

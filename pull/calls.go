@@ -19,7 +19,7 @@ func (s *Service) OrderList(ctx context.Context, customerNo string, q ListQuery)
 		if err != nil && !errors.Is(err, erp.ErrNotFound) {
 			return nil, err
 		}
-		recs, err := s.erp.Orders(ctx, page.Items, s.reuseOrder)
+		recs, err := s.erp.Orders(ctx, page.Items, s.reuseOrder(ctx))
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +60,7 @@ func (s *Service) InvoiceList(ctx context.Context, customerNo string, q ListQuer
 		if err != nil && !errors.Is(err, erp.ErrNotFound) {
 			return nil, err
 		}
-		recs, err := s.erp.Invoices(ctx, page.Items, s.reuseInvoice)
+		recs, err := s.erp.Invoices(ctx, page.Items, s.reuseInvoice(ctx))
 		if err != nil {
 			return nil, err
 		}
