@@ -66,6 +66,16 @@ func Parse(s string) (Limit, error) {
 	return l, nil
 }
 
+// UnmarshalText reads l as Parse does, so that a Limit can be a setting.
+func (l *Limit) UnmarshalText(b []byte) error {
+	v, err := Parse(string(b))
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
 // bucket returns the steady rate (events per Per) and the burst of a token
 // bucket (or GCRA) that lets at most N events into any window of length
 // Per: burst + rate = N, burst a tenth of N (at least 1). A burst of N with

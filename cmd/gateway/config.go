@@ -1,51 +1,65 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
+	"reflect"
 	"strings"
 	"time"
+
+	"github.com/sethvargo/go-envconfig"
 
 	"github.com/vendre-extend/gateway/ratelimit"
 )
 
-// Config is every setting of the gateway. Each comes from an environment
-// variable and can be overridden by the flag of the same name
-// (LISTEN_ADDR / -listen-addr); see shared/spec/contract.md.
+// Config is every setting of the gateway; docs/settings.md explains them
+// for operators.
+//
+// A field with an `env` tag is one setting: an environment variable and a
+// flag of the same name (LISTEN_ADDR / -listen-addr; the flag wins), read
+// by github.com/sethvargo/go-envconfig with the tag's default; `help` is its
+// line in -help. Adding a setting is adding a field, plus a check in
+// Validate where its type does not say everything. Every setting is:
+//   - trimmed of surrounding spaces; an empty variable counts as unset;
+//   - a list ([]string) when comma-separated, empty items dropped;
+//   - a positive duration when a time.Duration;
+//   - masked in the start-up log when its name ends in _SECRET, _TOKEN,
+//     _PASSWORD, _KEY or _KEYS, or its field says secret:"true"; a password
+//     in a URL is always masked.
 type Config struct {
-	ListenAddr         string
-	ExtendBaseURL      string // "": demo mode
-	ExtendClientID     string
-	ExtendClientSecret string // secret
-	ExtendTimeout      time.Duration
-	RedisURL           string // "": in-process cache; may hold a password
-	VendreAPIKeys      []string
-	AdminToken         string // secret; "": admin endpoints answer 404
-	WebhookSecrets     []string
-	PublicBaseURL      string
-	CacheTTLList       time.Duration
-	CacheTTLDetail     time.Duration
-	CacheStaleFor      time.Duration
-	Locale             string
-	Currency           string
-	Timezone           string
-	DocumentSecret     string // secret; "": derived from EXTEND_CLIENT_SECRET
-	LogLevel           string
-
-	// Pushers (shop-model.md): read by pushers.go.
-	Push PushConfig
+	ListenAddr         string        `env:"LISTEN_ADDR, default=:8080" help:"where the HTTP server listens"`
+	ExtendBaseURL      string        `env:"EXTEND_BASE_URL" help:"Extend Commerce API base URL (unset: demo mode)"`
+	ExtendClientID     string        `env:"EXTEND_CLIENT_ID" help:"Extend Commerce OAuth2 client id"`
+	ExtendClientSecret string        `env:"EXTEND_CLIENT_SECRET" help:"Extend Commerce OAuth2 client secret"`
+	ExtendTimeout      time.Duration `env:"EXTEND_TIMEOUT, default=3s" help:"most time one request may wait on the ERP, retries included"`
+	RedisURL           string        `env:"REDIS_URL" help:"Redis URL, e.g. redis://127.0.0.1:6379/0 (unset: in-process cache)"`
+	VendreAPIKeys      []string      `env:"VENDRE_API_KEYS" help:"comma-separated keys Vendre may present"`
+	AdminToken         string        `env:"ADMIN_TOKEN" help:"bearer token for /admin/* (unset: admin answers 404)"`
+	WebhookSecrets     []string      `env:"EXTEND_WEBHOOK_SECRET" help:"comma-separated secrets that sign Extend webhooks (unset: webhooks answer 404)"`
+	PublicBaseURL      string        `env:"PUBLIC_BASE_URL, default=http://localhost:8080" help:"the gateway's public URL, for pdf_link"`
+	CacheTTLList       time.Duration `env:"CACHE_TTL_LIST, default=60s" help:"freshness of list answers"`
+	CacheTTLDetail     time.Duration `env:"CACHE_TTL_DETAIL, default=5m" help:"freshness of single answers"`
+	CacheStaleFor      time.Duration `env:"CACHE_STALE_FOR, default=24h" help:"how long a stale answer may still be served while the ERP fails"`
+	Locale             string        `env:"LOCALE, default=sv-SE" help:"how money and country names are shown"`
+	Currency           string        `env:"CURRENCY, default=SEK" help:"the shop's currency"`
+	Timezone           string        `env:"TIMEZONE, default=Europe/Stockholm" help:"the merchant's time zone"`
+	DocumentSecret     string        `env:"DOCUMENT_SECRET" help:"key for pdf_link tokens, the same on every replica (unset: derived from EXTEND_CLIENT_SECRET)"`
+	LogLevel           string        `env:"LOG_LEVEL, default=info" help:"debug, info, warn or error"`
 
 	// Protection of the ERP and of the gateway (erpguard, ratelimit).
-	ExtendRateLimit      ratelimit.Limit // per Extend rate-limit group, all replicas together
-	ERPMaxConcurrency    int             // ERP calls in flight per replica
-	RateLimitPerKey      ratelimit.Limit // requests per Vendre API key
-	RateLimitPerCustomer ratelimit.Limit // requests per customer_no
+	ExtendRateLimit      ratelimit.Limit `env:"EXTEND_RATE_LIMIT, default=300/1m" help:"most ERP calls per Extend rate-limit group in any window, all replicas together (N/duration)"`
+	ERPMaxConcurrency    int             `env:"ERP_MAX_CONCURRENCY, default=32" help:"most ERP calls in flight per replica; more get a stale answer or a fast 503"`
+	RateLimitPerKey      ratelimit.Limit `env:"RATE_LIMIT_PER_KEY, default=1000/1s" help:"most requests per Vendre API key (N/duration, or off); more get 429"`
+	RateLimitPerCustomer ratelimit.Limit `env:"RATE_LIMIT_PER_CUSTOMER, default=60/1m" help:"most requests per customer_no (N/duration, or off); more get 429"`
 
-	// Location is Timezone, loaded by Validate.
+	// Pushers: pushers.go.
+	Push PushConfig
+
+	// Location is Timezone, loaded by Validate; not a setting.
 	Location *time.Location
 }
 
@@ -55,108 +69,90 @@ func (c *Config) Demo() bool { return c.ExtendBaseURL == "" }
 // demoKey is the Vendre API key in demo mode.
 const demoKey = "demo"
 
-// setting is one variable: its name, default and what it fills.
+// parseConfig reads the settings from getenv, then from args (flags), and
+// validates them. The error lists every bad setting, one line each, each
+// naming its variable. The second result is what follows the flags.
+func parseConfig(name string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
+	cfg := &Config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	given := map[string]string{}
+	for _, s := range settingsOf(cfg) {
+		usage := s.help + " ($" + s.env + ")"
+		if s.def != "" {
+			usage += " (default " + s.def + ")"
+		}
+		set := func(v string) error { given[s.env] = v; return nil }
+		if s.v.Kind() == reflect.Bool {
+			fs.BoolFunc(flagName(s.env), usage, set)
+		} else {
+			fs.Func(flagName(s.env), usage, set)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	look := envconfig.LookuperFunc(func(key string) (string, bool) {
+		if v, ok := given[key]; ok {
+			return v, true
+		}
+		v := getenv(key)
+		return v, v != "" // an empty variable counts as unset
+	})
+	errs := decode(cfg, look)
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	return cfg, fs.Args(), nil
+}
+
+// setting is one field of Config as flags, errors and the log see it.
 type setting struct {
-	env, def, usage string
-	set             func(*Config, string) error
+	env, def, help string
+	secret         bool
+	v              reflect.Value // the field in the Config
 }
 
-func str(p func(*Config) *string) func(*Config, string) error {
-	return func(c *Config, v string) error { *p(c) = strings.TrimSpace(v); return nil }
-}
-
-func list(p func(*Config) *[]string) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		*p(c) = nil
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				*p(c) = append(*p(c), s)
+// settingsOf lists cfg's settings in the order of the struct, nested
+// structs (Push) included.
+func settingsOf(cfg *Config) []setting {
+	var out []setting
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		t := v.Type()
+		for i := range t.NumField() {
+			f, fv := t.Field(i), v.Field(i)
+			tag, ok := f.Tag.Lookup("env")
+			if !ok {
+				if f.IsExported() && fv.Kind() == reflect.Struct {
+					walk(fv)
+				}
+				continue
 			}
+			env, opts, _ := strings.Cut(tag, ",")
+			env = strings.TrimSpace(env)
+			_, def, _ := strings.Cut(opts, "default=")
+			out = append(out, setting{
+				env: env, def: def, help: f.Tag.Get("help"), v: fv,
+				secret: f.Tag.Get("secret") == "true" || secretName(env),
+			})
 		}
-		return nil
 	}
+	walk(reflect.ValueOf(cfg).Elem())
+	return out
 }
 
-func duration(p func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil || d <= 0 {
-			return fmt.Errorf("want a positive duration such as 30s or 5m, got %q", v)
+// secretName reports whether a variable's name says it holds a secret.
+func secretName(env string) bool {
+	for _, s := range []string{"_SECRET", "_TOKEN", "_PASSWORD", "_KEY", "_KEYS"} {
+		if strings.HasSuffix(env, s) {
+			return true
 		}
-		*p(c) = d
-		return nil
 	}
-}
-
-// limit reads a rate limit, N/duration or off (ratelimit.Parse).
-func limit(p func(*Config) *ratelimit.Limit) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		l, err := ratelimit.Parse(v)
-		*p(c) = l
-		return err
-	}
-}
-
-// count reads a whole number from 1 to 10000.
-func count(p func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 1 || n > 10000 {
-			return fmt.Errorf("want a whole number from 1 to 10000, got %q", v)
-		}
-		*p(c) = n
-		return nil
-	}
-}
-
-var settings = []setting{
-	{"LISTEN_ADDR", ":8080", "where the HTTP server listens", str(func(c *Config) *string { return &c.ListenAddr })},
-	{"EXTEND_BASE_URL", "", "Extend Commerce API base URL (unset: demo mode)", str(func(c *Config) *string { return &c.ExtendBaseURL })},
-	{"EXTEND_CLIENT_ID", "", "Extend Commerce OAuth2 client id", str(func(c *Config) *string { return &c.ExtendClientID })},
-	{"EXTEND_CLIENT_SECRET", "", "Extend Commerce OAuth2 client secret", str(func(c *Config) *string { return &c.ExtendClientSecret })},
-	{"EXTEND_TIMEOUT", "3s", "most time one request may wait on the ERP, retries included", duration(func(c *Config) *time.Duration { return &c.ExtendTimeout })},
-	{"REDIS_URL", "", "Redis URL, e.g. redis://127.0.0.1:6379/0 (unset: in-process cache)", str(func(c *Config) *string { return &c.RedisURL })},
-	{"VENDRE_API_KEYS", "", "comma-separated keys Vendre may present in X-Api-Key", list(func(c *Config) *[]string { return &c.VendreAPIKeys })},
-	{"ADMIN_TOKEN", "", "bearer token for /admin/* (unset: admin answers 404)", str(func(c *Config) *string { return &c.AdminToken })},
-	{"EXTEND_WEBHOOK_SECRET", "", "comma-separated secrets that sign Extend webhooks (unset: webhooks answer 404)", list(func(c *Config) *[]string { return &c.WebhookSecrets })},
-	{"PUBLIC_BASE_URL", "http://localhost:8080", "the gateway's public URL, for pdf_link", str(func(c *Config) *string { return &c.PublicBaseURL })},
-	{"CACHE_TTL_LIST", "60s", "freshness of list answers", duration(func(c *Config) *time.Duration { return &c.CacheTTLList })},
-	{"CACHE_TTL_DETAIL", "5m", "freshness of single answers", duration(func(c *Config) *time.Duration { return &c.CacheTTLDetail })},
-	{"CACHE_STALE_FOR", "24h", "how long a stale answer may still be served while the ERP fails", duration(func(c *Config) *time.Duration { return &c.CacheStaleFor })},
-	{"LOCALE", "sv-SE", "how money and country names are shown", str(func(c *Config) *string { return &c.Locale })},
-	{"CURRENCY", "SEK", "the shop's currency", str(func(c *Config) *string { return &c.Currency })},
-	{"TIMEZONE", "Europe/Stockholm", "the merchant's time zone", str(func(c *Config) *string { return &c.Timezone })},
-	{"DOCUMENT_SECRET", "", "key for pdf_link tokens, the same on every replica (unset: derived from EXTEND_CLIENT_SECRET)", str(func(c *Config) *string { return &c.DocumentSecret })},
-	{"LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
-	{"EXTEND_RATE_LIMIT", "300/1m", "most ERP calls per Extend rate-limit group in any window, all replicas together (N/duration)", limit(func(c *Config) *ratelimit.Limit { return &c.ExtendRateLimit })},
-	{"ERP_MAX_CONCURRENCY", "32", "most ERP calls in flight per replica; more get a stale answer or a fast 503", count(func(c *Config) *int { return &c.ERPMaxConcurrency })},
-	{"RATE_LIMIT_PER_KEY", "1000/1s", "most requests per Vendre API key (N/duration, or off); more get 429", limit(func(c *Config) *ratelimit.Limit { return &c.RateLimitPerKey })},
-	{"RATE_LIMIT_PER_CUSTOMER", "60/1m", "most requests per customer_no (N/duration, or off); more get 429", limit(func(c *Config) *ratelimit.Limit { return &c.RateLimitPerCustomer })},
-	// Pushers (shop-model.md "Settings"; wired in pushers.go).
-	{"STOCK_SINKS", "", "comma list of vendre-file, retailcrm, webhook (unset: the stock pusher is off)", list(func(c *Config) *[]string { return &c.Push.StockSinks })},
-	{"STOCK_SWEEP_EVERY", "5m", "period of the ProductAvailability sweep", duration(func(c *Config) *time.Duration { return &c.Push.StockSweepEvery })},
-	{"STOCK_WAREHOUSES", "", "Extend warehouses that count towards the shop's stock (unset: all)", list(func(c *Config) *[]string { return &c.Push.StockWarehouses })},
-	{"VENDRE_STOCK_DIR", "", "directory the stock files are written to", str(func(c *Config) *string { return &c.Push.VendreStockDir })},
-	{"VENDRE_STOCK_FTP_URL", "", "ftp://user:pass@host:port/folder that Vendre polls", str(func(c *Config) *string { return &c.Push.VendreStockFTPURL })},
-	{"RETAILCRM_URL", "", "RetailCRM account URL (for the retailcrm sink)", str(func(c *Config) *string { return &c.Push.RetailCRMURL })},
-	{"RETAILCRM_API_KEY", "", "RetailCRM API key", str(func(c *Config) *string { return &c.Push.RetailCRMAPIKey })},
-	{"RETAILCRM_STORES", "", "extendWarehouse:crmStoreCode,… (unset: each warehouse under its own name)", list(func(c *Config) *[]string { return &c.Push.RetailCRMStores })},
-	{"STOCK_WEBHOOK_URL", "", "URL of the generic stock webhook sink", str(func(c *Config) *string { return &c.Push.StockWebhookURL })},
-	{"STOCK_WEBHOOK_SECRET", "", "secret that signs the generic stock webhook (X-Signature)", str(func(c *Config) *string { return &c.Push.StockWebhookSecret })},
-	{"ORDER_SOURCES", "", "comma list of vendre-webhook, xsale (unset: the order pusher is off)", list(func(c *Config) *[]string { return &c.Push.OrderSources })},
-	{"VENDRE_WEBHOOK_TOKEN", "", "shared token Vendre sends with its order webhooks (X-Webhook-Token)", str(func(c *Config) *string { return &c.Push.VendreWebhookToken })},
-	{"XSALE_URL", "", "xSale API base URL", str(func(c *Config) *string { return &c.Push.XSaleURL })},
-	{"XSALE_ORGANIZATION", "", "xSale organisation name", str(func(c *Config) *string { return &c.Push.XSaleOrganization })},
-	{"XSALE_TOKEN_URL", "", "xSale OAuth token URL (password grant)", str(func(c *Config) *string { return &c.Push.XSaleTokenURL })},
-	{"XSALE_CLIENT_ID", "", "xSale OAuth client id", str(func(c *Config) *string { return &c.Push.XSaleClientID })},
-	{"XSALE_CLIENT_SECRET", "", "xSale OAuth client secret", str(func(c *Config) *string { return &c.Push.XSaleClientSecret })},
-	{"XSALE_USERNAME", "", "xSale API user", str(func(c *Config) *string { return &c.Push.XSaleUsername })},
-	{"XSALE_PASSWORD", "", "xSale API user's password", str(func(c *Config) *string { return &c.Push.XSalePassword })},
-	{"XSALE_STATUS_NEW", "Nowe", "xSale status of orders to import", str(func(c *Config) *string { return &c.Push.XSaleStatusNew })},
-	{"XSALE_STATUS_IMPORTED", "Zaimportowano do ERP", "xSale status set after import", str(func(c *Config) *string { return &c.Push.XSaleStatusImported })},
-	{"XSALE_STATUS_MANUAL", "Do obsługi ręcznej", "xSale status set when an order needs manual handling", str(func(c *Config) *string { return &c.Push.XSaleStatusManual })},
-	{"XSALE_POLL_EVERY", "1m", "period of the xSale pull", duration(func(c *Config) *time.Duration { return &c.Push.XSalePollEvery })},
-	{"XSALE_ERP_CUSTOMER", "", "Extend customer number marketplace orders are booked on", str(func(c *Config) *string { return &c.Push.XSaleERPCustomer })},
+	return false
 }
 
 // flagName turns LISTEN_ADDR into listen-addr.
@@ -164,90 +160,143 @@ func flagName(env string) string {
 	return strings.ToLower(strings.ReplaceAll(env, "_", "-"))
 }
 
-// parseConfig reads the settings from getenv, then from args (flags), and
-// validates them. An error names the variable at fault in one line.
-func parseConfig(name string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	vals := make([]string, len(settings))
-	for i, s := range settings {
-		def := s.def
-		if v, ok := lookup(getenv, s.env); ok {
-			def = v
+// decode fills cfg from look and returns one error per setting that does
+// not decode. go-envconfig stops at the first bad value, so decode notes
+// which variable it was, reads again with that one at its default, and so
+// on until all decode: every bad value is reported at once.
+func decode(cfg *Config, look envconfig.Lookuper) []error {
+	trim := envconfig.MutatorFunc(func(_ context.Context, _, _, _, v string) (string, bool, error) {
+		return strings.TrimSpace(v), false, nil
+	})
+	var errs []error
+	skip := map[string]bool{}
+	for {
+		var last, lastVal string
+		l := envconfig.LookuperFunc(func(key string) (string, bool) {
+			if skip[key] {
+				return "", false
+			}
+			v, ok := look.Lookup(key)
+			last, lastVal = key, v
+			return v, ok
+		})
+		*cfg = Config{}
+		err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: cfg, Lookuper: l, Mutators: []envconfig.Mutator{trim}})
+		if err == nil {
+			break
 		}
-		fs.StringVar(&vals[i], flagName(s.env), def, s.usage+" ($"+s.env+")")
+		if last == "" || skip[last] { // a default that does not decode: a bug here
+			return append(errs, fmt.Errorf("config: %w", err))
+		}
+		skip[last] = true
+		errs = append(errs, fmt.Errorf("config: %s: %s", last, decodeProblem(cfg, last, strings.TrimSpace(lastVal), err)))
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
-	}
-	cfg := &Config{}
-	for i, s := range settings {
-		if err := s.set(cfg, vals[i]); err != nil {
-			return nil, nil, fmt.Errorf("config: %s: %w", s.env, err)
+	for _, s := range settingsOf(cfg) {
+		switch v := s.v.Addr().Interface().(type) {
+		case *[]string:
+			*v = dropEmpty(*v)
+		case *time.Duration:
+			if *v <= 0 {
+				errs = append(errs, fmt.Errorf("config: %s: want a positive duration such as 30s or 5m, got %s", s.env, v))
+			}
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, nil, err
-	}
-	return cfg, fs.Args(), nil
+	return errs
 }
 
-// lookup returns an environment value; an empty value counts as unset.
-func lookup(getenv func(string) string, key string) (string, bool) {
-	v := getenv(key)
-	return v, v != ""
+// decodeProblem says what is wrong with val, the value of env.
+func decodeProblem(cfg *Config, env, val string, err error) string {
+	for _, s := range settingsOf(cfg) {
+		if s.env != env {
+			continue
+		}
+		switch s.v.Interface().(type) {
+		case time.Duration:
+			return fmt.Sprintf("want a positive duration such as 30s or 5m, got %q", val)
+		case int:
+			return fmt.Sprintf("want a whole number, got %q", val)
+		case bool:
+			return fmt.Sprintf("want true or false, got %q", val)
+		}
+	}
+	for errors.Unwrap(err) != nil {
+		err = errors.Unwrap(err)
+	}
+	return err.Error()
 }
 
-// Validate checks the settings together and loads the time zone.
+func dropEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// problems collects what is wrong with the settings, one error each.
+type problems []error
+
+// add notes that env is wrong, and why.
+func (p *problems) add(env, format string, a ...any) {
+	*p = append(*p, fmt.Errorf("config: %s: %s", env, fmt.Sprintf(format, a...)))
+}
+
+// Validate checks the settings together and loads the time zone. The
+// error lists every problem, one line each.
 func (c *Config) Validate() error {
-	bad := func(env, format string, a ...any) error {
-		return fmt.Errorf("config: %s: %s", env, fmt.Sprintf(format, a...))
-	}
+	var p problems
 	if c.ListenAddr == "" {
-		return bad("LISTEN_ADDR", "must not be empty")
+		p.add("LISTEN_ADDR", "must not be empty")
 	}
 	if !c.Demo() {
 		if err := checkURL(c.ExtendBaseURL); err != nil {
-			return bad("EXTEND_BASE_URL", "%v", err)
+			p.add("EXTEND_BASE_URL", "%v", err)
 		}
 		if c.ExtendClientID == "" {
-			return bad("EXTEND_CLIENT_ID", "required when EXTEND_BASE_URL is set")
+			p.add("EXTEND_CLIENT_ID", "required when EXTEND_BASE_URL is set")
 		}
 		if c.ExtendClientSecret == "" {
-			return bad("EXTEND_CLIENT_SECRET", "required when EXTEND_BASE_URL is set")
+			p.add("EXTEND_CLIENT_SECRET", "required when EXTEND_BASE_URL is set")
 		}
 		if len(c.VendreAPIKeys) == 0 {
-			return bad("VENDRE_API_KEYS", "required outside demo mode")
+			p.add("VENDRE_API_KEYS", "required outside demo mode")
 		}
-	}
-	for _, k := range c.VendreAPIKeys {
-		if len(k) < 4 && !c.Demo() {
-			return bad("VENDRE_API_KEYS", "every key must be at least 4 characters")
+		for _, k := range c.VendreAPIKeys {
+			if len(k) < 4 {
+				p.add("VENDRE_API_KEYS", "every key must be at least 4 characters")
+				break
+			}
 		}
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			return bad("REDIS_URL", "want redis://host:port/db, rediss:// or unix://")
+			p.add("REDIS_URL", "want redis://host:port/db, rediss:// or unix://")
 		}
 	}
 	if err := checkURL(c.PublicBaseURL); err != nil {
-		return bad("PUBLIC_BASE_URL", "%v", err)
+		p.add("PUBLIC_BASE_URL", "%v", err)
 	}
 	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
 	if c.ExtendTimeout > 60*time.Second {
-		return bad("EXTEND_TIMEOUT", "at most 60s")
+		p.add("EXTEND_TIMEOUT", "at most 60s")
+	}
+	if c.ERPMaxConcurrency < 1 || c.ERPMaxConcurrency > 10000 {
+		p.add("ERP_MAX_CONCURRENCY", "want a whole number from 1 to 10000, got %d", c.ERPMaxConcurrency)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return bad("LOG_LEVEL", "want debug, info, warn or error, got %q", c.LogLevel)
+		p.add("LOG_LEVEL", "want debug, info, warn or error, got %q", c.LogLevel)
 	}
-	loc, err := time.LoadLocation(c.Timezone)
-	if err != nil || c.Timezone == "" {
-		return bad("TIMEZONE", "unknown time zone %q", c.Timezone)
+	if loc, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
+		p.add("TIMEZONE", "unknown time zone %q", c.Timezone)
+	} else {
+		c.Location = loc
 	}
-	c.Location = loc
-	return c.validatePushers() // pushers.go
+	c.validatePushers(&p) // pushers.go
+	return errors.Join(p...)
 }
 
 // checkURL accepts an absolute http(s) URL with a host.
@@ -262,30 +311,50 @@ func checkURL(raw string) error {
 	return nil
 }
 
-// LogValue lists the settings for the start-up log, secrets masked.
+// LogValue lists every setting for the start-up log, by its variable's
+// name in lower case, secrets masked.
 func (c *Config) LogValue() []any {
-	mask := func(s string) string {
-		if s == "" {
-			return ""
+	out := []any{"demo", c.Demo()}
+	for _, s := range settingsOf(c) {
+		out = append(out, strings.ToLower(s.env), logged(s))
+	}
+	return out
+}
+
+// logged is a setting's value as the log shows it.
+func logged(s setting) any {
+	switch v := s.v.Interface().(type) {
+	case string:
+		if s.secret && v != "" {
+			return "***"
 		}
+		return redactURL(v)
+	case []string:
+		if s.secret {
+			return fmt.Sprintf("%d set, masked", len(v))
+		}
+		out := make([]string, len(v))
+		for i, x := range v {
+			out[i] = redactURL(x)
+		}
+		return out
+	case fmt.Stringer:
+		return v.String()
+	}
+	if s.secret {
 		return "***"
 	}
-	redis := c.RedisURL
-	if u, err := url.Parse(redis); err == nil && u.User != nil {
-		u.User = url.User("***")
-		redis = u.String()
+	return s.v.Interface()
+}
+
+// redactURL hides the password of a URL; any other text is kept.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+		u.User = url.User("xxxxx") // a token as the user name (redis://token@host)
+		return u.String()
 	}
-	return []any{
-		"listen_addr", c.ListenAddr, "demo", c.Demo(), "extend_base_url", c.ExtendBaseURL,
-		"extend_client_id", c.ExtendClientID, "extend_client_secret", mask(c.ExtendClientSecret),
-		"extend_timeout", c.ExtendTimeout.String(), "redis_url", redis,
-		"vendre_api_keys", fmt.Sprintf("%d key(s)", len(c.VendreAPIKeys)), "admin_token", mask(c.AdminToken),
-		"extend_webhook_secret", fmt.Sprintf("%d secret(s)", len(c.WebhookSecrets)),
-		"public_base_url", c.PublicBaseURL, "cache_ttl_list", c.CacheTTLList.String(),
-		"cache_ttl_detail", c.CacheTTLDetail.String(), "cache_stale_for", c.CacheStaleFor.String(),
-		"locale", c.Locale, "currency", c.Currency, "timezone", c.Timezone,
-		"document_secret", mask(c.DocumentSecret),
-		"extend_rate_limit", c.ExtendRateLimit.String(), "erp_max_concurrency", c.ERPMaxConcurrency,
-		"rate_limit_per_key", c.RateLimitPerKey.String(), "rate_limit_per_customer", c.RateLimitPerCustomer.String(),
-	}
+	return raw
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,22 +91,86 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// TestConfigLogMasksSecrets: the start-up log never shows a secret.
+// TestConfigAllErrorsAtOnce: every bad setting is reported in one go, one
+// line each, whether it does not decode or does not validate.
+func TestConfigAllErrorsAtOnce(t *testing.T) {
+	env := envOf(map[string]string{
+		"EXTEND_TIMEOUT": "soon", "CACHE_TTL_LIST": "-1s", "ERP_MAX_CONCURRENCY": "many",
+		"RATE_LIMIT_PER_KEY": "fast", "XSALE_POLL_EVERY": "often", "LOG_LEVEL": "loud",
+		"TIMEZONE": "Mars/Olympus_Mons", "STOCK_SINKS": "shopify", "REDIS_URL": "redis://127.0.0.1:6379/0",
+	})
+	_, _, err := parseConfig("gateway", nil, env, io.Discard)
+	if err == nil {
+		t.Fatal("parseConfig = nil error, want eight")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{"EXTEND_TIMEOUT", "CACHE_TTL_LIST", "ERP_MAX_CONCURRENCY", "RATE_LIMIT_PER_KEY", "XSALE_POLL_EVERY", "LOG_LEVEL", "TIMEZONE", "STOCK_SINKS"}
+	if len(lines) != len(want) {
+		t.Fatalf("error has %d lines, want %d:\n%s", len(lines), len(want), err)
+	}
+	for _, w := range want {
+		n := 0
+		for _, l := range lines {
+			if strings.HasPrefix(l, "config: "+w+": ") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d lines name %s, want 1:\n%s", n, w, err)
+		}
+	}
+}
+
+// TestConfigEverySettingIsAFlag: each setting, pushers' included, has a
+// flag of the same name that wins over the variable.
+func TestConfigEverySettingIsAFlag(t *testing.T) {
+	var help strings.Builder
+	_, _, err := parseConfig("gateway", []string{"-h"}, envOf(nil), &help)
+	if err == nil {
+		t.Fatal("parseConfig(-h) = nil error, want flag.ErrHelp")
+	}
+	for _, s := range settingsOf(&Config{}) {
+		if !strings.Contains(help.String(), "-"+flagName(s.env)+" ") || !strings.Contains(help.String(), "$"+s.env) {
+			t.Errorf("-help lacks -%s ($%s):\n%s", flagName(s.env), s.env, help.String())
+		}
+	}
+	env := envOf(map[string]string{"XSALE_STATUS_NEW": "New", "STOCK_SWEEP_EVERY": "10m"})
+	cfg, _, err := parseConfig("gateway", []string{"-xsale-status-new", "Fresh", "-stock-warehouses= HUV , ,Göteborg"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Push.XSaleStatusNew != "Fresh" || cfg.Push.StockSweepEvery != 10*time.Minute || strings.Join(cfg.Push.StockWarehouses, "|") != "HUV|Göteborg" {
+		t.Errorf("Push = %+v, want XSaleStatusNew Fresh (flag), StockSweepEvery 10m (env), StockWarehouses [HUV Göteborg]", cfg.Push)
+	}
+}
+
+// TestConfigLogMasksSecrets: the start-up log names every setting and
+// never shows a secret.
 func TestConfigLogMasksSecrets(t *testing.T) {
 	env := envOf(map[string]string{
 		"EXTEND_BASE_URL": "https://erp.example.test", "EXTEND_CLIENT_ID": "id",
 		"EXTEND_CLIENT_SECRET": "erp-secret-1", "VENDRE_API_KEYS": "vendre-key-1",
 		"ADMIN_TOKEN": "admin-token-1", "EXTEND_WEBHOOK_SECRET": "hook-secret-1",
 		"DOCUMENT_SECRET": "doc-secret-1", "REDIS_URL": "redis://user:redis-pass-1@127.0.0.1:6379/0",
+		"RETAILCRM_API_KEY": "crm-key-1", "STOCK_WEBHOOK_SECRET": "stock-secret-1",
+		"VENDRE_WEBHOOK_TOKEN": "vendre-token-1", "XSALE_CLIENT_SECRET": "xsale-secret-1",
+		"XSALE_PASSWORD": "xsale-pass-1", "VENDRE_STOCK_FTP_URL": "ftp://u:ftp-pass-1@ftp.test/stock",
 	})
 	cfg, _, err := parseConfig("gateway", nil, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	line := fmt.Sprint(cfg.LogValue()...)
-	for _, s := range []string{"erp-secret-1", "vendre-key-1", "admin-token-1", "hook-secret-1", "doc-secret-1", "redis-pass-1"} {
+	for _, s := range []string{"erp-secret-1", "vendre-key-1", "admin-token-1", "hook-secret-1", "doc-secret-1", "redis-pass-1",
+		"crm-key-1", "stock-secret-1", "vendre-token-1", "xsale-secret-1", "xsale-pass-1", "ftp-pass-1"} {
 		if strings.Contains(line, s) {
 			t.Errorf("start-up log shows %q: %s", s, line)
+		}
+	}
+	kv := cfg.LogValue()
+	for _, s := range settingsOf(cfg) {
+		if !slices.Contains(kv, any(strings.ToLower(s.env))) {
+			t.Errorf("start-up log lacks %s", s.env)
 		}
 	}
 }

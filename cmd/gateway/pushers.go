@@ -24,28 +24,34 @@ import (
 	"github.com/vendre-extend/gateway/webhook"
 )
 
-// PushConfig holds the settings of the webhook intake's pushers
-// (shop-model.md, "Settings").
+// PushConfig holds the settings of the webhook intake's pushers; see
+// Config for how a field becomes a setting, and docs/settings.md.
 type PushConfig struct {
-	StockSinks         []string
-	StockSweepEvery    time.Duration
-	StockWarehouses    []string
-	VendreStockDir     string
-	VendreStockFTPURL  string // holds a password
-	RetailCRMURL       string
-	RetailCRMAPIKey    string // secret
-	RetailCRMStores    []string
-	StockWebhookURL    string
-	StockWebhookSecret string // secret
-	OrderSources       []string
-	VendreWebhookToken string // secret
+	StockSinks         []string      `env:"STOCK_SINKS" help:"comma list of vendre-file, retailcrm, webhook (unset: the stock pusher is off)"`
+	StockSweepEvery    time.Duration `env:"STOCK_SWEEP_EVERY, default=5m" help:"period of the ProductAvailability sweep"`
+	StockWarehouses    []string      `env:"STOCK_WAREHOUSES" help:"Extend warehouses that count towards the shop's stock (unset: all)"`
+	VendreStockDir     string        `env:"VENDRE_STOCK_DIR" help:"directory the stock files are written to"`
+	VendreStockFTPURL  string        `env:"VENDRE_STOCK_FTP_URL" help:"ftp://user:pass@host:port/folder that Vendre polls"`
+	RetailCRMURL       string        `env:"RETAILCRM_URL" help:"RetailCRM account URL (for the retailcrm sink)"`
+	RetailCRMAPIKey    string        `env:"RETAILCRM_API_KEY" help:"RetailCRM API key"`
+	RetailCRMStores    []string      `env:"RETAILCRM_STORES" help:"extendWarehouse:crmStoreCode,... (unset: each warehouse under its own name)"`
+	StockWebhookURL    string        `env:"STOCK_WEBHOOK_URL" help:"URL of the generic stock webhook sink"`
+	StockWebhookSecret string        `env:"STOCK_WEBHOOK_SECRET" help:"secret that signs the generic stock webhook (X-Signature)"`
+	OrderSources       []string      `env:"ORDER_SOURCES" help:"comma list of vendre-webhook, xsale (unset: the order pusher is off)"`
+	VendreWebhookToken string        `env:"VENDRE_WEBHOOK_TOKEN" help:"shared token Vendre sends with its order webhooks (X-Webhook-Token)"`
 
-	XSaleURL, XSaleOrganization, XSaleTokenURL             string
-	XSaleClientID, XSaleClientSecret                       string // secret
-	XSaleUsername, XSalePassword                           string // secret
-	XSaleStatusNew, XSaleStatusImported, XSaleStatusManual string
-	XSalePollEvery                                         time.Duration
-	XSaleERPCustomer                                       string
+	XSaleURL            string        `env:"XSALE_URL" help:"xSale API base URL"`
+	XSaleOrganization   string        `env:"XSALE_ORGANIZATION" help:"xSale organisation name"`
+	XSaleTokenURL       string        `env:"XSALE_TOKEN_URL" help:"xSale OAuth token URL (password grant)"`
+	XSaleClientID       string        `env:"XSALE_CLIENT_ID" help:"xSale OAuth client id"`
+	XSaleClientSecret   string        `env:"XSALE_CLIENT_SECRET" help:"xSale OAuth client secret"`
+	XSaleUsername       string        `env:"XSALE_USERNAME" help:"xSale API user"`
+	XSalePassword       string        `env:"XSALE_PASSWORD" help:"xSale API user's password"`
+	XSaleStatusNew      string        `env:"XSALE_STATUS_NEW, default=Nowe" help:"xSale status of orders to import"`
+	XSaleStatusImported string        `env:"XSALE_STATUS_IMPORTED, default=Zaimportowano do ERP" help:"xSale status set after import"`
+	XSaleStatusManual   string        `env:"XSALE_STATUS_MANUAL, default=Do obsługi ręcznej" help:"xSale status set when an order needs manual handling"`
+	XSalePollEvery      time.Duration `env:"XSALE_POLL_EVERY, default=1m" help:"period of the xSale pull"`
+	XSaleERPCustomer    string        `env:"XSALE_ERP_CUSTOMER" help:"Extend customer number marketplace orders are booked on"`
 }
 
 // queuePrefix is the Redis prefix of durable work (webhook stream,
@@ -53,68 +59,65 @@ type PushConfig struct {
 // touches it.
 const queuePrefix = "gwq:"
 
-// validatePushers checks the pusher settings; an error names the variable.
-func (c *Config) validatePushers() error {
+// validatePushers adds what is wrong with the pusher settings to bad.
+func (c *Config) validatePushers(bad *problems) {
 	p := &c.Push
-	bad := func(env, format string, a ...any) error {
-		return fmt.Errorf("config: %s: %s", env, fmt.Sprintf(format, a...))
-	}
 	for _, s := range p.StockSinks {
 		if !slices.Contains([]string{"vendre-file", "retailcrm", "webhook"}, s) {
-			return bad("STOCK_SINKS", "unknown sink %q (want vendre-file, retailcrm, webhook)", s)
+			bad.add("STOCK_SINKS", "unknown sink %q (want vendre-file, retailcrm, webhook)", s)
 		}
 	}
 	for _, s := range p.OrderSources {
 		if !slices.Contains([]string{"vendre-webhook", "xsale"}, s) {
-			return bad("ORDER_SOURCES", "unknown source %q (want vendre-webhook, xsale)", s)
+			bad.add("ORDER_SOURCES", "unknown source %q (want vendre-webhook, xsale)", s)
 		}
 	}
 	if (len(p.StockSinks) > 0 || len(p.OrderSources) > 0) && c.RedisURL == "" {
-		return bad("REDIS_URL", "required by STOCK_SINKS and ORDER_SOURCES (their work is kept in Redis)")
+		bad.add("REDIS_URL", "required by STOCK_SINKS and ORDER_SOURCES (their work is kept in Redis)")
 	}
 	if slices.Contains(p.StockSinks, "vendre-file") {
 		if p.VendreStockDir == "" && p.VendreStockFTPURL == "" {
-			return bad("VENDRE_STOCK_DIR", "VENDRE_STOCK_DIR or VENDRE_STOCK_FTP_URL is required for the vendre-file sink")
+			bad.add("VENDRE_STOCK_DIR", "VENDRE_STOCK_DIR or VENDRE_STOCK_FTP_URL is required for the vendre-file sink")
 		}
 		if p.VendreStockDir != "" {
 			if fi, err := os.Stat(p.VendreStockDir); err != nil || !fi.IsDir() {
-				return bad("VENDRE_STOCK_DIR", "%q is not a directory", p.VendreStockDir)
+				bad.add("VENDRE_STOCK_DIR", "%q is not a directory", p.VendreStockDir)
 			}
 		}
 		if p.VendreStockFTPURL != "" {
 			if _, err := stock.NewFTPTarget(p.VendreStockFTPURL); err != nil {
-				return bad("VENDRE_STOCK_FTP_URL", "%v", err)
+				bad.add("VENDRE_STOCK_FTP_URL", "%v", err)
 			}
 		}
 	}
 	if slices.Contains(p.StockSinks, "retailcrm") {
 		if err := checkURL(p.RetailCRMURL); err != nil {
-			return bad("RETAILCRM_URL", "%v", err)
+			bad.add("RETAILCRM_URL", "%v", err)
 		}
 		if p.RetailCRMAPIKey == "" {
-			return bad("RETAILCRM_API_KEY", "required for the retailcrm sink")
+			bad.add("RETAILCRM_API_KEY", "required for the retailcrm sink")
 		}
 	}
 	for _, s := range p.RetailCRMStores {
 		if w, code, ok := strings.Cut(s, ":"); !ok || w == "" || code == "" {
-			return bad("RETAILCRM_STORES", "want extendWarehouse:crmStoreCode, got %q", s)
+			bad.add("RETAILCRM_STORES", "want extendWarehouse:crmStoreCode, got %q", s)
 		}
 	}
 	if slices.Contains(p.StockSinks, "webhook") {
 		if err := checkURL(p.StockWebhookURL); err != nil {
-			return bad("STOCK_WEBHOOK_URL", "%v", err)
+			bad.add("STOCK_WEBHOOK_URL", "%v", err)
 		}
 		if p.StockWebhookSecret == "" {
-			return bad("STOCK_WEBHOOK_SECRET", "required for the webhook sink")
+			bad.add("STOCK_WEBHOOK_SECRET", "required for the webhook sink")
 		}
 	}
 	if slices.Contains(p.OrderSources, "vendre-webhook") && len(p.VendreWebhookToken) < 16 {
-		return bad("VENDRE_WEBHOOK_TOKEN", "required for vendre-webhook, at least 16 characters")
+		bad.add("VENDRE_WEBHOOK_TOKEN", "required for vendre-webhook, at least 16 characters")
 	}
 	if slices.Contains(p.OrderSources, "xsale") {
 		for _, u := range []struct{ env, v string }{{"XSALE_URL", p.XSaleURL}, {"XSALE_TOKEN_URL", p.XSaleTokenURL}} {
 			if err := checkURL(u.v); err != nil {
-				return bad(u.env, "%v", err)
+				bad.add(u.env, "%v", err)
 			}
 		}
 		for _, r := range []struct{ env, v string }{
@@ -123,11 +126,10 @@ func (c *Config) validatePushers() error {
 			{"XSALE_PASSWORD", p.XSalePassword}, {"XSALE_ERP_CUSTOMER", p.XSaleERPCustomer},
 		} {
 			if r.v == "" {
-				return bad(r.env, "required for the xsale order source")
+				bad.add(r.env, "required for the xsale order source")
 			}
 		}
 	}
-	return nil
 }
 
 // pusherSet is what buildPushers made: the routes' backends and the loops
@@ -257,15 +259,6 @@ func names(ps []pushers.Pusher) []string {
 		out[i] = p.Name()
 	}
 	return out
-}
-
-// redactURL hides a URL's password.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || raw == "" {
-		return ""
-	}
-	return u.Redacted()
 }
 
 // pushersCmd is `gateway pushers [replay NAME]`: the pushers' status, or
