@@ -30,6 +30,8 @@ const (
 	pathAvailability = "/ProductAvailability" // list
 	pathPrices       = "/ProductPrices"       // list for one customer
 	pathCustomers    = "/Customers"           // /{customerNumber}
+	pathProducts     = "/Products"            // list; /{productNumber} for one
+	pathGroups       = "/ProductGroups"       // list
 	opToken          = "POST " + pathToken    // Error.Op of the token request
 )
 
@@ -53,6 +55,7 @@ const (
 	paramExternalOrderNumber = "externalOrderNumber"
 	paramProductNumbers      = "productNumbers" // comma separated
 	paramWarehouse           = "warehouse"
+	paramProductGroup        = "productGroup"
 	paramPage                = "page" // 1-based
 	paramPageSize            = "pageSize"
 )
@@ -288,6 +291,100 @@ func (l *itemsOrArray[T]) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*l = p.Items
+	return nil
+}
+
+// ProductQuery filters and pages GET /Products. Empty filters are not sent.
+type ProductQuery struct {
+	ChangedSince time.Time // zero: not sent; sent as RFC 3339 in UTC
+	ProductGroup string    // a ProductGroup.Code; "": every group
+	Page         int       // 1-based; 0: not sent (Extend's first page)
+	PageSize     int       // 0: not sent; capped at MaxPageSize
+}
+
+// ProductHeaders lists articles, headers only (GET /Products). Errors as
+// for OrderHeaders.
+func (c *Client) ProductHeaders(ctx context.Context, q ProductQuery) (Page[ProductHeader], error) {
+	v := url.Values{}
+	if !q.ChangedSince.IsZero() {
+		v.Set(paramChangedSince, q.ChangedSince.UTC().Format(timestampLayout))
+	}
+	if q.ProductGroup != "" {
+		v.Set(paramProductGroup, q.ProductGroup)
+	}
+	setPage(v, q.Page, q.PageSize)
+	return getJSON[Page[ProductHeader]](ctx, c, pathProducts, v)
+}
+
+// Product fetches one article in full (GET /Products/{productNumber}).
+// Errors: ErrNotFound when Extend does not know the article, and those of
+// OrderHeaders.
+func (c *Client) Product(ctx context.Context, productNumber string) (Product, error) {
+	p, err := recordPath(http.MethodGet, pathProducts, productNumber)
+	if err != nil {
+		return Product{}, err
+	}
+	return getJSON[Product](ctx, c, p, nil)
+}
+
+// Products fetches the article behind each header, in header order, as
+// Orders does for orders: reuse (nil: never) returns the caller's copy
+// when it holds that article with the same ChangedAt; the others are
+// fetched, at most Config.Concurrency at once. The first error cancels the
+// rest and is returned (see Product).
+func (c *Client) Products(ctx context.Context, headers []ProductHeader, reuse func(ProductHeader) (Product, bool)) ([]Product, error) {
+	return fetchEach(ctx, c, headers, reuse, func(ctx context.Context, h ProductHeader) (Product, error) {
+		return c.Product(ctx, h.ProductNumber)
+	})
+}
+
+// ProductGroups lists every product group (GET /ProductGroups), paging
+// through the list MaxPageSize at a time; an answer that is a bare array
+// is taken as the whole list. Errors as for OrderHeaders.
+func (c *Client) ProductGroups(ctx context.Context) ([]ProductGroup, error) {
+	var out []ProductGroup
+	for page := 1; ; page++ {
+		v := url.Values{}
+		setPage(v, page, MaxPageSize)
+		got, err := getJSON[pageOrArray[ProductGroup]](ctx, c, pathGroups, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got.items...)
+		if !got.paged || len(got.items) == 0 || len(out) >= got.total {
+			return out, nil
+		}
+		if page >= maxGroupPages {
+			return nil, &Error{Op: http.MethodGet + " " + pathGroups, Status: http.StatusOK, Err: ErrBadResponse,
+				cause: fmt.Errorf("more than %d pages of product groups", maxGroupPages)}
+		}
+	}
+}
+
+// maxGroupPages bounds ProductGroups against a server that never says
+// the list has ended (10 000 groups).
+const maxGroupPages = 100
+
+// pageOrArray decodes either a JSON array of T (the whole list) or a Page
+// of T.
+type pageOrArray[T any] struct {
+	items []T
+	paged bool
+	total int
+}
+
+func (l *pageOrArray[T]) UnmarshalJSON(b []byte) error {
+	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '[' {
+		return json.Unmarshal(b, &l.items)
+	}
+	var p Page[T]
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if p.Items == nil {
+		return errors.New("a list answer without Items")
+	}
+	l.items, l.paged, l.total = p.Items, true, p.TotalCount
 	return nil
 }
 

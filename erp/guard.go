@@ -45,7 +45,7 @@ func refusalError(op string, err error) (*Error, bool) {
 // with the adapter's others: sales documents, products, and the rest.
 const (
 	RateGroupSales    = "sales"    // CustomerOrders, CustomerInvoices (and their PDFs)
-	RateGroupProducts = "products" // Products, ProductAvailability, ProductPrices
+	RateGroupProducts = "products" // Products, ProductGroups, ProductAvailability, ProductPrices
 	RateGroupOther    = "other"    // Customers, the token request, anything else
 )
 
@@ -57,7 +57,7 @@ func RateGroup(urlPath string) string {
 		switch seg {
 		case pathOrders[1:], pathInvoices[1:]:
 			return RateGroupSales
-		case "Products", pathAvailability[1:], pathPrices[1:]:
+		case pathProducts[1:], pathGroups[1:], pathAvailability[1:], pathPrices[1:]:
 			return RateGroupProducts
 		}
 	}

@@ -6,17 +6,20 @@ import "strings"
 // OperationName returns them: a small, fixed set, fit for a metric label or
 // a span name.
 const (
-	OpToken        = "token"        // POST /oauth/token
-	OpOrderList    = "order-list"   // GET /CustomerOrders
-	OpOrder        = "order"        // GET /CustomerOrders/{number}
-	OpOrderCreate  = "order-create" // POST /CustomerOrders
-	OpInvoiceList  = "invoice-list" // GET /CustomerInvoices
-	OpInvoice      = "invoice"      // GET /CustomerInvoices/{number}
-	OpInvoicePDF   = "invoice-pdf"  // GET /CustomerInvoices/{number}/pdf
-	OpAvailability = "availability" // GET /ProductAvailability
-	OpPrices       = "prices"       // GET /ProductPrices
-	OpCustomer     = "customer"     // GET /Customers/{number}
-	OpOther        = "other"        // any other method or path
+	OpToken        = "token"          // POST /oauth/token
+	OpOrderList    = "order-list"     // GET /CustomerOrders
+	OpOrder        = "order"          // GET /CustomerOrders/{number}
+	OpOrderCreate  = "order-create"   // POST /CustomerOrders
+	OpInvoiceList  = "invoice-list"   // GET /CustomerInvoices
+	OpInvoice      = "invoice"        // GET /CustomerInvoices/{number}
+	OpInvoicePDF   = "invoice-pdf"    // GET /CustomerInvoices/{number}/pdf
+	OpAvailability = "availability"   // GET /ProductAvailability
+	OpPrices       = "prices"         // GET /ProductPrices
+	OpCustomer     = "customer"       // GET /Customers/{number}
+	OpProductList  = "product-list"   // GET /Products
+	OpProduct      = "product"        // GET /Products/{number}
+	OpProductGroup = "product-groups" // GET /ProductGroups
+	OpOther        = "other"          // any other method or path
 )
 
 // OperationName names the Extend Commerce call of an HTTP request by its
@@ -69,6 +72,20 @@ func OperationName(method, path string) string {
 		case pathCustomers:
 			if len(rest) == 1 && method == "GET" {
 				return OpCustomer
+			}
+			return OpOther
+		case pathProducts:
+			switch {
+			case method != "GET":
+			case len(rest) == 0:
+				return OpProductList
+			case len(rest) == 1:
+				return OpProduct
+			}
+			return OpOther
+		case pathGroups:
+			if len(rest) == 0 && method == "GET" {
+				return OpProductGroup
 			}
 			return OpOther
 		}

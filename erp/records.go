@@ -1,5 +1,11 @@
 package erp
 
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
 // Records of the calls added after the order and invoice reads (stock,
 // prices, customers, order creation), as modelled in
 // shared/spec/extend-model.md. The same decoding rules as types.go apply:
@@ -51,4 +57,70 @@ type NewOrderRow struct {
 	Quantity       Number `json:"Quantity"`
 	UnitPrice      Amount `json:"UnitPrice"`
 	DiscountAmount Amount `json:"DiscountAmount"` // for the whole row
+}
+
+// ProductHeader is one row of GET /Products: what a list holds.
+type ProductHeader struct {
+	ProductNumber string `json:"ProductNumber"`
+	Name          string `json:"Name"`
+	Unit          string `json:"Unit"`      // st, fp, par, …
+	ChangedAt     string `json:"ChangedAt"` // RFC 3339, UTC; compared as text
+}
+
+// Product is one article in full (GET /Products/{productNumber}). Every
+// field past the header's may be null or absent: text then decodes as "",
+// VatRate and Weight as nil (a rate of 0 % is a real rate, not a missing
+// one). Ean is accepted as text or as a JSON number.
+type Product struct {
+	ProductNumber string  `json:"ProductNumber"`
+	Name          string  `json:"Name"`
+	Unit          string  `json:"Unit"`
+	ChangedAt     string  `json:"ChangedAt"`
+	ProductGroup  string  `json:"ProductGroup"` // a ProductGroup.Code
+	Manufacturer  string  `json:"Manufacturer"`
+	Ean           string  `json:"Ean"`
+	VatRate       *Number `json:"VatRate"` // percent: 25, 12, 6, 0
+	Weight        *Number `json:"Weight"`  // kg
+	Description   string  `json:"Description"`
+}
+
+// Header returns the list row of p.
+func (p Product) Header() ProductHeader {
+	return ProductHeader{ProductNumber: p.ProductNumber, Name: p.Name, Unit: p.Unit, ChangedAt: p.ChangedAt}
+}
+
+// UnmarshalJSON decodes a product, taking Ean as text or number.
+func (p *Product) UnmarshalJSON(b []byte) error {
+	type plain Product
+	var v struct {
+		plain
+		Ean json.RawMessage `json:"Ean"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = Product(v.plain)
+	p.Ean = ""
+	switch raw := bytes.TrimSpace(v.Ean); {
+	case len(raw) == 0 || string(raw) == "null":
+	case raw[0] == '"':
+		if err := json.Unmarshal(raw, &p.Ean); err != nil {
+			return fmt.Errorf("Ean: %w", err)
+		}
+	default:
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return fmt.Errorf("Ean: not text or a number: %.40s", raw)
+		}
+		p.Ean = n.String()
+	}
+	return nil
+}
+
+// ProductGroup is one row of GET /ProductGroups: a node of the article
+// tree.
+type ProductGroup struct {
+	Code       string `json:"Code"`
+	Name       string `json:"Name"`
+	ParentCode string `json:"ParentCode"` // "" at the top (null on the wire)
 }

@@ -16,7 +16,9 @@
 //	GET  /CustomerInvoices/{n}/pdf        the invoice as a one-page PDF
 //	GET  /ProductAvailability             balances per article and warehouse (HUV, BUT)
 //	GET  /ProductPrices                   a customer's net prices (customerNumber required)
-//	GET  /Products, /Products/{n}         articles
+//	GET  /Products, /Products/{n}         articles: the list pages and filters on changedSince and
+//	                                      productGroup; one article adds group, maker, EAN, VAT, weight
+//	GET  /ProductGroups                   the article tree (two levels)
 //	GET  /Customers/{n}                   a customer with its addresses
 //
 // Every call but the token call needs a valid bearer token. Errors use the
@@ -31,7 +33,12 @@
 // fields, amounts as text with a space thousands separator, fields the
 // model does not know.
 //
-// Tests change the data with SetOrder, SetInvoice, DeleteOrder, Touch and
-// SetAvailability, inject faults with SetLatency, FailNext, SetFailing,
+// The catalogue is a fixed assortment of FixedProducts articles; with
+// Options.Products it is grown with generated variants (2,000 articles for
+// volume tests and benchmarks). Some articles have no manufacturer, EAN or
+// weight (null or absent), and one sends its EAN as a JSON number.
+//
+// Tests change the data with SetOrder, SetInvoice, DeleteOrder, Touch,
+// TouchProduct and SetAvailability, inject faults with SetLatency, FailNext, SetFailing,
 // SetGarbage and RevokeTokens, and count requests with Calls.
 package extendsim

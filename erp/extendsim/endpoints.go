@@ -449,49 +449,6 @@ func (s *Server) vatRate(productNumber string) int {
 	return 25
 }
 
-// productJSON is one row of GET /Products.
-type productJSON struct {
-	ProductNumber string `json:"ProductNumber"`
-	Name          string `json:"Name"`
-	Unit          string `json:"Unit"`
-	ChangedAt     string `json:"ChangedAt"`
-}
-
-func toProductJSON(p *productRec) productJSON {
-	return productJSON{ProductNumber: p.Number, Name: p.Name, Unit: p.Unit, ChangedAt: p.changed}
-}
-
-func (s *Server) productList(w http.ResponseWriter, r *http.Request) {
-	q := newQuery(r)
-	since, hasSince := q.since("changedSince")
-	page, size := q.page()
-	if q.bad(w) {
-		return
-	}
-	s.mu.RLock()
-	items, total := window(s.products, func(p *productRec) bool { return !hasSince || !p.changedT.Before(since) },
-		page, size, toProductJSON)
-	s.mu.RUnlock()
-	writeJSON(w, http.StatusOK, erp.Page[productJSON]{Items: items, Page: page, PageSize: size, TotalCount: total})
-}
-
-func (s *Server) productOne(w http.ResponseWriter, r *http.Request) {
-	n := r.PathValue("n")
-	s.mu.RLock()
-	i, ok := s.productAt[n]
-	var p productJSON
-	if ok {
-		p = toProductJSON(&s.products[i])
-	}
-	s.mu.RUnlock()
-	if !ok {
-		writeError(w, http.StatusNotFound, "Validation", fmt.Sprintf("product %s not found", n),
-			fieldError{"productNumber", "no such product"})
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
-}
-
 // availabilityJSON is one row of GET /ProductAvailability.
 type availabilityJSON struct {
 	ProductNumber    string  `json:"ProductNumber"`

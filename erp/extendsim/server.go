@@ -23,19 +23,20 @@ const TokenLifetime = time.Hour
 
 // Operation names counted by Calls, one per endpoint.
 const (
-	OpToken        = "token"        // POST /oauth/token
-	OpOrderList    = "order-list"   // GET /CustomerOrders
-	OpOrder        = "order"        // GET /CustomerOrders/{n}
-	OpOrderCreate  = "order-create" // POST /CustomerOrders
-	OpInvoiceList  = "invoice-list" // GET /CustomerInvoices
-	OpInvoice      = "invoice"      // GET /CustomerInvoices/{n}
-	OpInvoicePDF   = "invoice-pdf"  // GET /CustomerInvoices/{n}/pdf
-	OpAvailability = "availability" // GET /ProductAvailability
-	OpPrices       = "prices"       // GET /ProductPrices
-	OpProductList  = "product-list" // GET /Products
-	OpProduct      = "product"      // GET /Products/{n}
-	OpCustomer     = "customer"     // GET /Customers/{n}
-	OpUnknown      = "unknown"      // any other method or path
+	OpToken         = "token"          // POST /oauth/token
+	OpOrderList     = "order-list"     // GET /CustomerOrders
+	OpOrder         = "order"          // GET /CustomerOrders/{n}
+	OpOrderCreate   = "order-create"   // POST /CustomerOrders
+	OpInvoiceList   = "invoice-list"   // GET /CustomerInvoices
+	OpInvoice       = "invoice"        // GET /CustomerInvoices/{n}
+	OpInvoicePDF    = "invoice-pdf"    // GET /CustomerInvoices/{n}/pdf
+	OpAvailability  = "availability"   // GET /ProductAvailability
+	OpPrices        = "prices"         // GET /ProductPrices
+	OpProductList   = "product-list"   // GET /Products
+	OpProduct       = "product"        // GET /Products/{n}
+	OpProductGroups = "product-groups" // GET /ProductGroups
+	OpCustomer      = "customer"       // GET /Customers/{n}
+	OpUnknown       = "unknown"        // any other method or path
 )
 
 // Options configure a Server. The zero value is a valid demo.
@@ -52,6 +53,11 @@ type Options struct {
 	// Seed makes the generated data differ; the same Seed and Now give the
 	// same data.
 	Seed int64
+	// Products is how many articles the catalogue holds: the merchant's
+	// fixed assortment (FixedProducts articles) and, up to Products,
+	// generated variants of it, for tests and benchmarks at volume.
+	// Default (and any value below FixedProducts): the fixed assortment.
+	Products int
 }
 
 // Server is a simulated Extend Commerce: an http.Handler serving
@@ -91,9 +97,10 @@ type Server struct {
 	creates createFaults // faults_create.go
 }
 
-// productRec is an article with its ChangedAt.
+// productRec is an article with its master data and ChangedAt.
 type productRec struct {
 	product
+	info     productInfo
 	changed  string
 	changedT time.Time
 }
@@ -137,13 +144,13 @@ func New(opts Options) *Server {
 	}
 	now := opts.Now()
 	ds := generate(opts.Seed, now, opts.Customers)
-	s.load(ds, now)
+	s.load(ds, now, opts.Products)
 	s.routes()
 	return s
 }
 
 // load fills the store from generated data.
-func (s *Server) load(ds *dataset, now time.Time) {
+func (s *Server) load(ds *dataset, now time.Time, products int) {
 	for _, c := range ds.customers {
 		s.customers[c.Number] = c
 		s.custOrder = append(s.custOrder, c.Number)
@@ -171,10 +178,11 @@ func (s *Server) load(ds *dataset, now time.Time) {
 	// Articles and balances: a fixed pattern per article, so they do not
 	// depend on Seed; changed within the last 400 and 30 days.
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	for i, p := range catalogue {
+	for i, p := range articles(products) {
 		t := today.AddDate(0, 0, -(10 + i*37%390)).Add(9 * time.Hour)
+		p.changed, p.changedT = t.Format(time.RFC3339), t
 		s.productAt[p.Number] = len(s.products)
-		s.products = append(s.products, productRec{product: p, changed: t.Format(time.RFC3339), changedT: t})
+		s.products = append(s.products, p)
 		for j, w := range []string{WarehouseStore, WarehouseMain} {
 			bal := float64((i*53 + 17) % 240)
 			if w == WarehouseStore {
@@ -188,7 +196,7 @@ func (s *Server) load(ds *dataset, now time.Time) {
 					bal = 5324
 				}
 			}
-			t := today.AddDate(0, 0, -((i*11 + j*5) % 30)).Add(time.Duration(7+j)*time.Hour + time.Duration(i)*time.Minute)
+			t := today.AddDate(0, 0, -((i*11 + j*5) % 30)).Add(time.Duration(7+j)*time.Hour + time.Duration(i%600)*time.Minute)
 			t = earlier(t, now.UTC().Add(-time.Minute).Truncate(time.Second))
 			s.stockAt[stockKey(p.Number, w)] = len(s.stock)
 			s.stock = append(s.stock, stockRec{product: p.Number, warehouse: w, balance: bal,
@@ -216,6 +224,7 @@ func (s *Server) routes() {
 	handle("GET /ProductPrices", OpPrices, true, s.prices)
 	handle("GET /Products", OpProductList, true, s.productList)
 	handle("GET /Products/{n}", OpProduct, true, s.productOne)
+	handle("GET /ProductGroups", OpProductGroups, true, s.productGroups)
 	handle("GET /Customers/{n}", OpCustomer, true, s.customer)
 	handle("/", OpUnknown, false, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Validation", fmt.Sprintf("no resource %s %s", r.Method, r.URL.Path))
