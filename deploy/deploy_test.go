@@ -216,16 +216,18 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment) {
 }
 
 // TestSettingsKnown: every key of the ConfigMap and Secret is a setting
-// of the gateway (cmd/gateway/config.go) or an OTEL_* variable, so a
+// of the gateway (a field of Config in cmd/gateway) or an OTEL_* variable, so a
 // misspelt setting fails here instead of being silently ignored.
 func TestSettingsKnown(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "cmd", "gateway", "config.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	known := map[string]bool{}
-	for _, m := range regexp.MustCompile(`\{"([A-Z][A-Z0-9_]+)",`).FindAllStringSubmatch(string(src), -1) {
-		known[m[1]] = true
+	for _, f := range []string{"config.go", "pushers.go"} {
+		src, err := os.ReadFile(filepath.Join("..", "cmd", "gateway", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`env:"([A-Z][A-Z0-9_]+)`).FindAllStringSubmatch(string(src), -1) {
+			known[m[1]] = true
+		}
 	}
 	if !known["EXTEND_BASE_URL"] {
 		t.Fatalf("found no settings in cmd/gateway/config.go (%d)", len(known))
