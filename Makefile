@@ -18,7 +18,7 @@ bench: ## the benchmarks, against a real Redis
 	scripts/with-redis.sh $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 fuzz: ## each fuzz target for FUZZTIME (default 1m)
-	for t in FuzzParseList:./handlers FuzzDecodeOrder:./erp FuzzDecodeInvoice:./erp FuzzAmount:./erp FuzzParse:./doclink; do \
+	for t in FuzzParseList:./handlers FuzzReadShape:./handlers FuzzParseBody:./handlers FuzzDecodeOrder:./erp FuzzDecodeInvoice:./erp FuzzAmount:./erp FuzzParse:./doclink; do \
 		$(GO) test -run='^$$' -fuzz="^$${t%%:*}$$" -fuzztime=$${FUZZTIME:-1m} $${t#*:} || exit 1; done
 
 STATICCHECK_VERSION ?= v0.8.2

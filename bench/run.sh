@@ -67,7 +67,7 @@ wait_port "127.0.0.1:$REDIS_PORT"
 wait_port "$ERP"
 
 for gw in "$GW_A" "$GW_B"; do
-	REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" EXTEND_BASE_URL="http://$ERP" \
+	REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" EXTEND_BASE_URL="http://$ERP" PUBLIC_BASE_URL=https://gateway.bench.test \
 		EXTEND_CLIENT_ID=bench EXTEND_CLIENT_SECRET=bench-secret VENDRE_API_KEYS=$KEY \
 		EXTEND_RATE_LIMIT=off RATE_LIMIT_PER_KEY=off RATE_LIMIT_PER_CUSTOMER=off \
 		LISTEN_ADDR="$gw" LOG_LEVEL=${GW_LOG_LEVEL:-info} "$work/gateway" 2>/dev/null &

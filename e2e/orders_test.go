@@ -92,7 +92,7 @@ func TestOrdersExactlyOnce(t *testing.T) {
 	defer xsSrv.Close()
 
 	g := newGateway(t, map[string]string{
-		"EXTEND_BASE_URL": erpSrv.URL, "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
+		"EXTEND_BASE_URL": erpSrv.URL, "PUBLIC_BASE_URL": "https://gateway.e2e.test", "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "EXTEND_TIMEOUT": "1s",
 		"REDIS_URL": redisURL, "VENDRE_API_KEYS": "e2e-api-key", "ADMIN_TOKEN": "e2e-admin-token",
 		"EXTEND_RATE_LIMIT": "100000/1m", "ERP_MAX_CONCURRENCY": "64", "LOG_LEVEL": "warn",

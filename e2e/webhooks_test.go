@@ -93,7 +93,7 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	}
 
 	g := newGateway(t, map[string]string{
-		"EXTEND_BASE_URL": erpSrv.URL, "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
+		"EXTEND_BASE_URL": erpSrv.URL, "PUBLIC_BASE_URL": "https://gateway.e2e.test", "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "EXTEND_TIMEOUT": "2s",
 		"REDIS_URL": redisURL, "VENDRE_API_KEYS": "e2e-api-key", "EXTEND_WEBHOOK_SECRET": "old-secret," + webhookSecret,
 		"EXTEND_RATE_LIMIT": "100000/1m", "ERP_MAX_CONCURRENCY": "64", "LOG_LEVEL": "warn",

@@ -228,6 +228,7 @@ func (w *world) startReplica(i int) error {
 	cmd.Env = append(os.Environ(),
 		"LISTEN_ADDR="+w.addrs[i],
 		"EXTEND_BASE_URL=http://"+w.erpAPI,
+		"PUBLIC_BASE_URL=https://gateway.faults.test", // required outside demo mode, as in production
 		"EXTEND_CLIENT_ID=demo-client", "EXTEND_CLIENT_SECRET=demo-secret",
 		"REDIS_URL=redis://"+w.redisAt+"/0",
 		"VENDRE_API_KEYS="+keySteady+","+keyBurst,

@@ -93,17 +93,15 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			// The caller hung up; there is nobody to answer.
 			return
 		}
-		body := api.Error{Error: api.ErrorBody{Code: code, Message: msg}}
-		if c.Request().Method == http.MethodHead {
-			_ = c.NoContent(status)
-			return
-		}
-		_ = c.JSON(status, body)
+		_ = writeJSON(c, status, api.Error{Error: api.ErrorBody{Code: code, Message: msg}})
 	}
 }
 
 // classify maps an error to its status, code and message.
 func classify(err error) (int, string, string) {
+	if status, code, msg, ok := errorOfShape(err); ok {
+		return status, code, msg
+	}
 	var pe *paramError
 	if errors.As(err, &pe) {
 		return http.StatusBadRequest, codeInvalid, pe.Msg

@@ -1,13 +1,16 @@
 package handlers
 
-// Vendre's extended calls (contract: "Extended Vendre calls"): the same
-// X-Api-Key, customer_no rules, errors and cache headers as the basic ones.
+// Vendre's extended calls (docs/api.md, "Extended calls"): the same
+// request shapes, customer_no rules, errors and cache headers as the basic
+// ones.
 
 import (
 	"context"
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,22 +26,33 @@ type Extended interface {
 	Stock(ctx context.Context, products []string, warehouse string) (pull.Answer, error)
 }
 
-// Limits of the product list and the warehouse of the prices and stock
-// calls. A product number is 1 to maxProductLen characters of A-Z a-z 0-9
-// . - and _, not starting with "." (the charset of Extend's article
-// numbers in the model; "," separates them); a warehouse code is the same
-// with at most maxWarehouseLen characters.
-const (
-	maxProductLen   = 64
-	maxWarehouseLen = 32
-)
+// Product numbers and warehouse names are what the merchant calls them
+// in Extend: any letters (Göteborg, Ärtsoppa-1), at most maxNameLen bytes
+// of UTF-8. Refused: control and format characters (a newline, a
+// right-to-left override), line and paragraph separators, and commas,
+// which separate the products of one call.
+const maxNameLen = 64
 
 // Messages of the extended calls' own parameters.
 const (
 	msgProducts     = "products is required: 1 to 100 comma-separated product numbers"
-	msgProductChars = "is not a product number: 1 to 64 characters of A-Z, a-z, 0-9, ., - and _"
-	msgWarehouse    = "warehouse must be 1 to 32 characters of A-Z, a-z, 0-9, ., - and _"
+	msgProductChars = "is not a product number: 1 to 64 bytes of UTF-8 without control characters or commas"
+	msgWarehouse    = "warehouse must be 1 to 64 bytes of UTF-8 without control characters or commas"
 )
+
+// validName reports whether s may be a product number or a warehouse
+// name.
+func validName(s string) bool {
+	if s == "" || len(s) > maxNameLen || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == ',' || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return false
+		}
+	}
+	return true
+}
 
 // customerParams are the parameters of calls that take only customer_no.
 type customerParams struct {
@@ -47,7 +61,7 @@ type customerParams struct {
 
 // backorders answers GET /v1/backorders.
 func (h *handler) backorders(c echo.Context) error {
-	customerNo, err := parseCustomer(h.validator(c), c.QueryParams())
+	customerNo, err := parseCustomer(h.validator(c), paramsOf(c))
 	if err != nil {
 		return err
 	}
@@ -58,7 +72,7 @@ func (h *handler) backorders(c echo.Context) error {
 // creditInvoiceList answers GET /v1/credit-invoices; its parameters are
 // those of GET /v1/invoices.
 func (h *handler) creditInvoiceList(c echo.Context) error {
-	customerNo, q, err := parseList(h.validator(c), c.QueryParams(), h.today())
+	customerNo, q, err := parseList(h.validator(c), paramsOf(c), h.today())
 	if err != nil {
 		return err
 	}
@@ -68,7 +82,7 @@ func (h *handler) creditInvoiceList(c echo.Context) error {
 
 // addresses answers GET /v1/addresses.
 func (h *handler) addresses(c echo.Context) error {
-	customerNo, err := parseCustomer(h.validator(c), c.QueryParams())
+	customerNo, err := parseCustomer(h.validator(c), paramsOf(c))
 	if err != nil {
 		return err
 	}
@@ -78,7 +92,7 @@ func (h *handler) addresses(c echo.Context) error {
 
 // prices answers GET /v1/prices?customer_no=&products=A,B.
 func (h *handler) prices(c echo.Context) error {
-	q := c.QueryParams()
+	q := paramsOf(c)
 	customerNo, err := parseCustomer(h.validator(c), q)
 	if err != nil {
 		return err
@@ -94,7 +108,7 @@ func (h *handler) prices(c echo.Context) error {
 // stock answers GET /v1/stock?products=A,B&warehouse=. It needs no
 // customer_no (stock is the same for everyone) and ignores one given.
 func (h *handler) stock(c echo.Context) error {
-	q := c.QueryParams()
+	q := paramsOf(c)
 	products, err := parseProducts(q)
 	if err != nil {
 		return err
@@ -103,7 +117,7 @@ func (h *handler) stock(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if warehouse != "" && !matchChars(warehouse, maxWarehouseLen, true) {
+	if warehouse != "" && !validName(warehouse) {
 		return &paramError{Param: "warehouse", Msg: msgWarehouse}
 	}
 	a, err := h.d.Extended.Stock(c.Request().Context(), products, warehouse)
@@ -125,7 +139,7 @@ func parseCustomer(v *structValidator, q url.Values) (string, error) {
 // products: an empty entry ("A,,B", a trailing comma), a character outside
 // the charset, a product named twice, or more than pull.MaxProducts. A
 // message names an entry by its position, or, for a repeat, by its (then
-// known to be harmless) value.
+// known to be printable) value.
 func parseProducts(q url.Values) ([]string, error) {
 	raw, err := single(q, "products")
 	if err != nil {
@@ -140,7 +154,7 @@ func parseProducts(q url.Values) ([]string, error) {
 	products := strings.Split(raw, ",")
 	seen := make(map[string]bool, len(products))
 	for i, p := range products {
-		if !matchChars(p, maxProductLen, true) {
+		if !validName(p) {
 			return nil, &paramError{Param: "products", Msg: fmt.Sprintf("products: entry %d %s", i+1, msgProductChars)}
 		}
 		if seen[p] {

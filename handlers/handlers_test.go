@@ -33,7 +33,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"no key", "GET", "/v1/orders?customer_no=10001", nil, 401, "unauthorized", ""},
 		{"wrong key", "GET", "/v1/orders?customer_no=10001", map[string]string{"X-Api-Key": "nope"}, 401, "unauthorized", ""},
-		{"key of other header", "GET", "/v1/orders?customer_no=10001", map[string]string{"Authorization": "Bearer " + testKey}, 401, "unauthorized", ""},
+		{"key of other header", "GET", "/v1/orders?customer_no=10001", map[string]string{"X-Key": testKey}, 401, "unauthorized", ""},
 		{"no key on detail", "GET", "/v1/invoices/1?customer_no=10001", nil, 401, "unauthorized", ""},
 		{"no customer", "GET", "/v1/orders", key, 400, "invalid_request", "customer_no"},
 		{"empty customer", "GET", "/v1/orders?customer_no=", key, 400, "invalid_request", "customer_no"},
@@ -64,7 +64,7 @@ func TestErrors(t *testing.T) {
 		{"order as 10001 with leading zero", "GET", "/v1/orders/" + cases.DeliveredOrder + "?customer_no=010001", key, 404, "not_found", ""},
 		{"unknown route", "GET", "/v1/nothing", key, 404, "not_found", ""},
 		{"root", "GET", "/", nil, 404, "not_found", ""},
-		{"wrong method", "POST", "/v1/orders?customer_no=10001", key, 405, "invalid_request", "method"},
+		{"wrong method", "PUT", "/v1/orders?customer_no=10001", key, 405, "invalid_request", "method"},
 		{"forged document", "GET", "/v1/documents/abc.def", nil, 404, "not_found", ""},
 		{"flush no token", "POST", "/admin/cache/flush", nil, 401, "unauthorized", ""},
 		{"flush wrong token", "POST", "/admin/cache/flush", map[string]string{"Authorization": "Bearer nope"}, 401, "unauthorized", ""},

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"log/slog"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,21 +17,17 @@ import (
 type APIKeyConfig struct {
 	// Skipper skips the check for some requests.
 	Skipper middleware.Skipper
-	// Header is where the key is read; default X-Api-Key.
-	Header string
 	// Keys are the accepted keys.
 	Keys []string
 }
 
 // APIKey refuses a request whose key is missing or not accepted with 401
-// unauthorized. Keys are compared in constant time (over their SHA-256, so
-// neither a key's content nor its length leaks through timing).
+// unauthorized. The key is where Shape found it (keyOf). Keys are
+// compared in constant time (over their SHA-256, so neither a key's
+// content nor its length leaks through timing).
 func APIKey(cfg APIKeyConfig) echo.MiddlewareFunc {
 	if cfg.Skipper == nil {
 		cfg.Skipper = middleware.DefaultSkipper
-	}
-	if cfg.Header == "" {
-		cfg.Header = "X-Api-Key"
 	}
 	want := make([][32]byte, 0, len(cfg.Keys))
 	for _, k := range cfg.Keys {
@@ -42,7 +40,7 @@ func APIKey(cfg APIKeyConfig) echo.MiddlewareFunc {
 			if cfg.Skipper(c) {
 				return next(c)
 			}
-			if !oneOf(c.Request().Header.Get(cfg.Header), want) {
+			if !oneOf(keyOf(c), want) {
 				return errUnauthorized
 			}
 			return next(c)
@@ -115,9 +113,63 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 // customerParam returns customer_no when it is well-formed (so the log
 // never carries what a caller typed into it otherwise).
 func customerParam(c echo.Context) string {
-	v := c.QueryParam("customer_no")
+	v := paramsOf(c).Get("customer_no")
 	if !matchChars(v, 32, false) {
 		return ""
 	}
 	return v
+}
+
+// headAsGet answers HEAD as the same GET would be answered, without the
+// body (RFC 9110 §9.3.2): the same status and fields, errors included,
+// and Content-Length the length the body would have had.
+func headAsGet() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Request().Method != http.MethodHead {
+				return next(c)
+			}
+			res := c.Response()
+			hw := &headWriter{ResponseWriter: res.Writer}
+			res.Writer = hw
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			res.Writer = hw.ResponseWriter
+			hw.finish()
+			return nil
+		}
+	}
+}
+
+// headWriter keeps a HEAD answer's status and counts its body's bytes
+// instead of sending them; finish sends the status and fields.
+type headWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *headWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *headWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.n += int64(len(b))
+	return len(b), nil
+}
+
+func (w *headWriter) finish() {
+	if w.status == 0 {
+		return // nothing was answered (the caller hung up)
+	}
+	if h := w.Header(); h.Get(echo.HeaderContentLength) == "" {
+		h.Set(echo.HeaderContentLength, strconv.FormatInt(w.n, 10))
+	}
+	w.ResponseWriter.WriteHeader(w.status)
 }

@@ -12,7 +12,7 @@ import (
 
 // healthz answers the liveness probe: the process serves.
 func (h *handler) healthz(c echo.Context) error {
-	return c.JSON(http.StatusOK, api.Health{Status: "ok"})
+	return writeJSON(c, http.StatusOK, api.Health{Status: "ok"})
 }
 
 // readyz answers the readiness probe: 200 when Redis (if configured)
@@ -34,9 +34,9 @@ func (h *handler) readyz(c echo.Context) error {
 		ready = false
 	}
 	if !ready {
-		return c.JSON(http.StatusServiceUnavailable, api.Health{Status: "unavailable", Checks: checks})
+		return writeJSON(c, http.StatusServiceUnavailable, api.Health{Status: "unavailable", Checks: checks})
 	}
-	return c.JSON(http.StatusOK, api.Health{Status: "ok", Checks: checks})
+	return writeJSON(c, http.StatusOK, api.Health{Status: "ok", Checks: checks})
 }
 
 // flush answers POST /admin/cache/flush: one customer's answers with
@@ -61,5 +61,5 @@ func (h *handler) flush(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, api.Flushed{Flushed: n})
+	return writeJSON(c, http.StatusOK, api.Flushed{Flushed: n})
 }

@@ -16,13 +16,13 @@ import (
 // dateLayout is the contract's date format.
 const dateLayout = "2006-01-02"
 
-// Limits on what a caller controls.
+// Limits on what a caller controls. A date window may be as long as the
+// caller likes: what a list costs depends on its page, not its window.
 const (
 	defaultPerPage = 25
 	maxPerPage     = 100
 	maxPage        = 100000
 	defaultSpan    = 365 // days from "from" to "to" when from is not given
-	maxSpanYears   = 3   // the longest from..to a caller may ask for
 )
 
 // listParams are the parameters of the list calls.
@@ -47,6 +47,8 @@ var messages = map[string]string{
 	"to":          "to must be a date as YYYY-MM-DD",
 	"page":        "page must be a whole number from 1 to 100000",
 	"per_page":    "per_page must be a whole number from 1 to 100",
+	"limit":       "limit must be a whole number from 1 to 100",
+	"offset":      "offset must be a whole number from 0, a multiple of limit (default 25)",
 	"id":          "id must be 1 to 64 characters of A-Z, a-z, 0-9, ., - and _",
 }
 
@@ -106,10 +108,7 @@ func parseList(v *structValidator, q url.Values, today time.Time) (string, pull.
 	if p.To, err = single(q, "to"); err != nil {
 		return "", pull.ListQuery{}, err
 	}
-	if p.Page, err = intParam(q, "page", 1); err != nil {
-		return "", pull.ListQuery{}, err
-	}
-	if p.PerPage, err = intParam(q, "per_page", defaultPerPage); err != nil {
+	if p.Page, p.PerPage, err = paging(q); err != nil {
 		return "", pull.ListQuery{}, err
 	}
 	if err := v.Validate(&p); err != nil {
@@ -126,13 +125,46 @@ func parseList(v *structValidator, q url.Values, today time.Time) (string, pull.
 	if from.After(to) {
 		return "", pull.ListQuery{}, &paramError{Param: "from", Msg: "from must not be after to"}
 	}
-	if from.Before(to.AddDate(-maxSpanYears, 0, 0)) {
-		return "", pull.ListQuery{}, &paramError{Param: "from", Msg: fmt.Sprintf("from and to must be at most %d years apart", maxSpanYears)}
-	}
 	return p.CustomerNo, pull.ListQuery{
 		From: from.Format(dateLayout), To: to.Format(dateLayout),
 		Page: p.Page, PerPage: p.PerPage,
 	}, nil
+}
+
+// paging reads page/per_page, or offset/limit (offset a multiple of
+// limit), as a page and its size. Both pairs at once are a 400 naming the
+// second.
+func paging(q url.Values) (page, perPage int, err error) {
+	_, hasOffset := q["offset"]
+	_, hasLimit := q["limit"]
+	if !hasOffset && !hasLimit {
+		if page, err = intParam(q, "page", 1); err != nil {
+			return 0, 0, err
+		}
+		perPage, err = intParam(q, "per_page", defaultPerPage)
+		return page, perPage, err
+	}
+	for _, name := range []string{"page", "per_page"} {
+		if _, ok := q[name]; ok {
+			other := "offset"
+			if !hasOffset {
+				other = "limit"
+			}
+			return 0, 0, &paramError{Param: other, Msg: fmt.Sprintf("%s and %s are two ways of paging: give page/per_page or offset/limit", name, other)}
+		}
+	}
+	limit, err := intParam(q, "limit", defaultPerPage)
+	if err != nil {
+		return 0, 0, err
+	}
+	if limit < 1 || limit > maxPerPage {
+		return 0, 0, badParam("limit")
+	}
+	offset, err := intParam(q, "offset", 0)
+	if err != nil || offset < 0 || offset%limit != 0 || offset/limit >= maxPage {
+		return 0, 0, badParam("offset")
+	}
+	return offset/limit + 1, limit, nil
 }
 
 // parseDetail reads and checks the parameters of a single-record call.

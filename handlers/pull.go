@@ -1,9 +1,12 @@
 package handlers
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,9 +17,30 @@ import (
 // contentJSON is the content type of every JSON answer.
 const contentJSON = "application/json; charset=utf-8"
 
+// writeJSON writes v as a JSON answer with the contract's content type
+// (echo's c.JSON leaves out the charset).
+func writeJSON(c echo.Context, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("handlers: encode answer: %w", err)
+	}
+	return c.Blob(status, contentJSON, b)
+}
+
+// pathParam returns the route's parameter name; errNoRoute when it holds a
+// "/" (echo lets the last parameter of a route run to the end of the path,
+// so /v1/orders/1/extra would otherwise be order "1/extra").
+func pathParam(c echo.Context, name string) (string, error) {
+	v := c.Param(name)
+	if strings.Contains(v, "/") {
+		return "", errNoRoute
+	}
+	return v, nil
+}
+
 // orderList answers GET /v1/orders.
 func (h *handler) orderList(c echo.Context) error {
-	customerNo, q, err := parseList(h.validator(c), c.QueryParams(), h.today())
+	customerNo, q, err := parseList(h.validator(c), paramsOf(c), h.today())
 	if err != nil {
 		return err
 	}
@@ -26,7 +50,11 @@ func (h *handler) orderList(c echo.Context) error {
 
 // order answers GET /v1/orders/{id}.
 func (h *handler) order(c echo.Context) error {
-	p, err := parseDetail(h.validator(c), c.QueryParams(), c.Param("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := parseDetail(h.validator(c), paramsOf(c), id)
 	if err != nil {
 		return err
 	}
@@ -36,7 +64,7 @@ func (h *handler) order(c echo.Context) error {
 
 // invoiceList answers GET /v1/invoices.
 func (h *handler) invoiceList(c echo.Context) error {
-	customerNo, q, err := parseList(h.validator(c), c.QueryParams(), h.today())
+	customerNo, q, err := parseList(h.validator(c), paramsOf(c), h.today())
 	if err != nil {
 		return err
 	}
@@ -46,7 +74,11 @@ func (h *handler) invoiceList(c echo.Context) error {
 
 // invoice answers GET /v1/invoices/{id}.
 func (h *handler) invoice(c echo.Context) error {
-	p, err := parseDetail(h.validator(c), c.QueryParams(), c.Param("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := parseDetail(h.validator(c), paramsOf(c), id)
 	if err != nil {
 		return err
 	}
@@ -57,7 +89,11 @@ func (h *handler) invoice(c echo.Context) error {
 // document streams the PDF behind a pdf_link: GET /v1/documents/{token}.
 // The token is the credential; no API key is needed.
 func (h *handler) document(c echo.Context) error {
-	doc, err := h.d.Pull.Document(c.Request().Context(), c.Param("token"))
+	token, err := pathParam(c, "token")
+	if err != nil {
+		return err
+	}
+	doc, err := h.d.Pull.Document(c.Request().Context(), token)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func (h *handler) listPushers(c echo.Context) error {
 			out.Pushers = append(out.Pushers, pusherStatus(st))
 		}
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeJSON(c, http.StatusOK, out)
 }
 
 // replayPusher is POST /admin/pushers/{name}/replay: 202 and the pusher's
@@ -46,7 +46,7 @@ func (h *handler) replayPusher(c echo.Context) error {
 	if err != nil {
 		return errStoreDown(err)
 	}
-	return c.JSON(http.StatusAccepted, pusherStatus(st))
+	return writeJSON(c, http.StatusAccepted, pusherStatus(st))
 }
 
 // errPushersUnavailable: the pushers' state (in Redis) cannot be read or

@@ -37,8 +37,6 @@ func (e *rateLimitError) Unwrap() error { return errRateLimited }
 type RateLimitConfig struct {
 	// Skipper skips the check for some requests.
 	Skipper middleware.Skipper
-	// Header is where the API key is read; default X-Api-Key.
-	Header string
 	// PerKey limits the requests of each API key (RATE_LIMIT_PER_KEY);
 	// nil: no limit.
 	PerKey RateLimiter
@@ -57,9 +55,6 @@ func RateLimit(cfg RateLimitConfig) echo.MiddlewareFunc {
 	if cfg.Skipper == nil {
 		cfg.Skipper = middleware.DefaultSkipper
 	}
-	if cfg.Header == "" {
-		cfg.Header = "X-Api-Key"
-	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		if cfg.PerKey == nil && cfg.PerCustomer == nil {
 			return next
@@ -70,7 +65,7 @@ func RateLimit(cfg RateLimitConfig) echo.MiddlewareFunc {
 			}
 			ctx := c.Request().Context()
 			if cfg.PerKey != nil {
-				h := sha256.Sum256([]byte(c.Request().Header.Get(cfg.Header)))
+				h := sha256.Sum256([]byte(keyOf(c)))
 				if err := check(ctx, cfg.PerKey, "key:"+hex.EncodeToString(h[:12]), "key"); err != nil {
 					return err
 				}

@@ -41,7 +41,8 @@ type Deps struct {
 	Pull       Puller
 	Redis      Pinger // nil: no Redis configured
 	APIKeys    []string
-	AdminToken string // "": admin endpoints answer 404
+	Shape      ShapeConfig // where Vendre's calls carry their key and parameters
+	AdminToken string      // "": admin endpoints answer 404
 	Location   *time.Location
 	Logger     *slog.Logger
 	Now        func() time.Time // nil: time.Now
@@ -87,6 +88,7 @@ func New(d Deps) *echo.Echo {
 	e.Logger.SetOutput(io.Discard)
 	e.Validator = newValidator()
 	e.HTTPErrorHandler = errorHandler(d.Logger)
+	e.Use(headAsGet())                                                          // outermost: HEAD is GET without the body, errors included
 	e.Use(TelemetryWithConfig(TelemetryConfig{MeterProvider: d.MeterProvider})) // outermost: sees the final status
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
 	e.Use(requestLog(d.Logger))
@@ -95,31 +97,40 @@ func New(d Deps) *echo.Echo {
 	h := &handler{d: d}
 	// Middleware goes on each route rather than on a group: a group's
 	// middleware would turn 405 (wrong method) into 404.
-	key := APIKey(APIKeyConfig{Keys: d.APIKeys})
-	// Every route with the key is also rate limited per key and customer.
-	key = chain(key, RateLimit(RateLimitConfig{PerKey: d.KeyLimit, PerCustomer: d.CustomerLimit}))
-	e.GET("/v1/orders", h.orderList, key)
-	e.GET("/v1/orders/:id", h.order, key)
-	e.GET("/v1/invoices", h.invoiceList, key)
-	e.GET("/v1/invoices/:id", h.invoice, key)
-	e.GET("/v1/documents/:token", h.document)
+	// Vendre's calls: GET, HEAD or POST in any of the request shapes
+	// (Shape), with an accepted key (APIKey), rate limited per key and
+	// customer.
+	vendre := chain(Shape(d.Shape), APIKey(APIKeyConfig{Keys: d.APIKeys}),
+		RateLimit(RateLimitConfig{PerKey: d.KeyLimit, PerCustomer: d.CustomerLimit}))
+	pullCall := func(path string, fn echo.HandlerFunc) {
+		e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, path, fn, vendre)
+	}
+	// get registers a GET route with HEAD beside it (RFC 9110 §9.3.2).
+	get := func(path string, fn echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+		e.Match([]string{http.MethodGet, http.MethodHead}, path, fn, mw...)
+	}
+	pullCall("/v1/orders", h.orderList)
+	pullCall("/v1/orders/:id", h.order)
+	pullCall("/v1/invoices", h.invoiceList)
+	pullCall("/v1/invoices/:id", h.invoice)
+	get("/v1/documents/:token", h.document)
 	if d.Extended != nil {
-		e.GET("/v1/backorders", h.backorders, key)
-		e.GET("/v1/credit-invoices", h.creditInvoiceList, key)
-		e.GET("/v1/addresses", h.addresses, key)
-		e.GET("/v1/prices", h.prices, key)
-		e.GET("/v1/stock", h.stock, key)
+		pullCall("/v1/backorders", h.backorders)
+		pullCall("/v1/credit-invoices", h.creditInvoiceList)
+		pullCall("/v1/addresses", h.addresses)
+		pullCall("/v1/prices", h.prices)
+		pullCall("/v1/stock", h.stock)
 	}
 
-	e.GET("/healthz", h.healthz)
-	e.GET("/readyz", h.readyz)
+	get("/healthz", h.healthz)
+	get("/readyz", h.readyz)
 	if d.Metrics != nil {
-		e.GET("/metrics", echo.WrapHandler(d.Metrics))
+		get("/metrics", echo.WrapHandler(d.Metrics))
 	}
 	admin := BearerToken(d.AdminToken)
 	e.POST("/admin/cache/flush", h.flush, admin)
-	e.GET("/admin/", h.status, admin)
-	e.GET("/admin/pushers", h.listPushers, admin)
+	get("/admin/", h.status, admin)
+	get("/admin/pushers", h.listPushers, admin)
 	e.POST("/admin/pushers/:name/replay", h.replayPusher, admin)
 	// Webhooks authenticate by signature or token (handlers/webhooks.go);
 	// the routes answer 404 when not configured.

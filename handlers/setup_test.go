@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,12 +84,17 @@ func withStore(store storeFlusher, pinger handlers.Pinger) envOption {
 func withBudget(d time.Duration) envOption { return func(c *envConfig) { c.pull.Budget = d } }
 
 type envConfig struct {
+	shape    handlers.ShapeConfig
 	redis    bool
 	store    storeFlusher
 	pull     pull.Config
 	validate pull.Validator
 	pinger   handlers.Pinger
 }
+
+// withShape sets where Vendre's calls carry their key and parameters
+// (VENDRE_KEY_HEADER, VENDRE_PARAM_ALIASES).
+func withShape(s handlers.ShapeConfig) envOption { return func(c *envConfig) { c.shape = s } }
 
 // withRedis makes the env cache in a real Redis (cachetest).
 func withRedis() envOption { return func(c *envConfig) { c.redis = true } }
@@ -141,7 +147,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	ev.svc = pull.New(client, ev.store, v, mapper, ev.links, cfg.pull, nil)
 	ev.e = handlers.New(handlers.Deps{
 		Pull: ev.svc, Redis: redisPing,
-		APIKeys: []string{"other-key", testKey}, AdminToken: testAdmin,
+		APIKeys: []string{"other-key", testKey}, AdminToken: testAdmin, Shape: cfg.shape,
 		Location: loc, Now: clock,
 		Extended: ev.svc,
 	})
@@ -156,7 +162,13 @@ func (ev *env) get(t testing.TB, target string) *httptest.ResponseRecorder {
 
 func (ev *env) do(t testing.TB, method, target string, header map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
+	return ev.send(t, method, target, header, "")
+}
+
+// send is do with a body.
+func (ev *env) send(t testing.TB, method, target string, header map[string]string, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

@@ -67,7 +67,7 @@ func (h *handler) extendWebhook(c echo.Context) error {
 	if rc.Duplicate {
 		status = "duplicate"
 	}
-	return c.JSON(http.StatusAccepted, webhookAnswer{Status: status})
+	return writeJSON(c, http.StatusAccepted, webhookAnswer{Status: status})
 }
 
 // vendreWebhook is POST /webhooks/vendre (order source vendre-webhook):
@@ -92,5 +92,5 @@ func (h *handler) vendreWebhook(c echo.Context) error {
 	case rc.Duplicate:
 		status = "duplicate"
 	}
-	return c.JSON(http.StatusAccepted, webhookAnswer{Status: status})
+	return writeJSON(c, http.StatusAccepted, webhookAnswer{Status: status})
 }

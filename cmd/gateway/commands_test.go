@@ -63,7 +63,7 @@ func TestProbeBrokenField(t *testing.T) {
 	srv := brokenOrder(t, sim, bad, "Status", "Teleported")
 	env := envMap(map[string]string{
 		"EXTEND_BASE_URL": srv.URL, "EXTEND_CLIENT_ID": "probe", "EXTEND_CLIENT_SECRET": "probe-secret",
-		"VENDRE_API_KEYS": "probe-key",
+		"VENDRE_API_KEYS": "probe-key", "PUBLIC_BASE_URL": "https://gateway.test",
 	})
 	var out, errOut bytes.Buffer
 	err := probe(context.Background(), []string{"-customer", "10001", "-days", "120"}, env, &out, &errOut)

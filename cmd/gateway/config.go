@@ -13,6 +13,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/ratelimit"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 	ExtendTimeout      time.Duration `env:"EXTEND_TIMEOUT, default=3s" help:"most time one request may wait on the ERP, retries included"`
 	RedisURL           string        `env:"REDIS_URL" help:"Redis URL, e.g. redis://127.0.0.1:6379/0 (unset: in-process cache)"`
 	VendreAPIKeys      []string      `env:"VENDRE_API_KEYS" help:"comma-separated keys Vendre may present"`
+	VendreKeyHeader    string        `env:"VENDRE_KEY_HEADER" help:"one more header that may carry Vendre's key, besides X-Api-Key and Authorization: Bearer"`
+	VendreParamAliases []string      `env:"VENDRE_PARAM_ALIASES" help:"Vendre's names for the parameters, alias=name,... (e.g. kundnr=customer_no,fran=from,till=to)"`
 	AdminToken         string        `env:"ADMIN_TOKEN" help:"bearer token for /admin/* (unset: admin answers 404)"`
 	WebhookSecrets     []string      `env:"EXTEND_WEBHOOK_SECRET" help:"comma-separated secrets that sign Extend webhooks (unset: webhooks answer 404)"`
 	PublicBaseURL      string        `env:"PUBLIC_BASE_URL, default=http://localhost:8080" help:"the gateway's public URL, for pdf_link"`
@@ -65,6 +68,13 @@ type Config struct {
 
 // Demo reports whether the gateway runs against its simulated ERP.
 func (c *Config) Demo() bool { return c.ExtendBaseURL == "" }
+
+// Shape is where Vendre's calls carry their key and parameters
+// (VENDRE_KEY_HEADER, VENDRE_PARAM_ALIASES; Validate checked both).
+func (c *Config) Shape() handlers.ShapeConfig {
+	aliases, _ := handlers.ParseAliases(c.VendreParamAliases)
+	return handlers.ShapeConfig{KeyHeader: c.VendreKeyHeader, Aliases: aliases}
+}
 
 // demoKey is the Vendre API key in demo mode.
 const demoKey = "demo"
@@ -277,6 +287,14 @@ func (c *Config) Validate() error {
 	}
 	if err := checkURL(c.PublicBaseURL); err != nil {
 		p.add("PUBLIC_BASE_URL", "%v", err)
+	} else if !c.Demo() && !strings.HasPrefix(c.PublicBaseURL, "https://") {
+		p.add("PUBLIC_BASE_URL", "must be https:// outside demo mode (customers open pdf_link in their browser)")
+	}
+	if err := handlers.CheckKeyHeader(c.VendreKeyHeader); err != nil {
+		p.add("VENDRE_KEY_HEADER", "%v", err)
+	}
+	if _, err := handlers.ParseAliases(c.VendreParamAliases); err != nil {
+		p.add("VENDRE_PARAM_ALIASES", "%v", err)
 	}
 	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
 	if c.ExtendTimeout > 60*time.Second {

@@ -46,6 +46,7 @@ func TestConfigErrors(t *testing.T) {
 	prod := map[string]string{
 		"EXTEND_BASE_URL": "https://erp.example.test/api/v1", "EXTEND_CLIENT_ID": "id",
 		"EXTEND_CLIENT_SECRET": "s3cret-value", "VENDRE_API_KEYS": "key-1",
+		"PUBLIC_BASE_URL": "https://gateway.example.test",
 	}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}
@@ -71,6 +72,12 @@ func TestConfigErrors(t *testing.T) {
 		{with("VENDRE_API_KEYS", "abc"), "VENDRE_API_KEYS"},
 		{with("REDIS_URL", "http://127.0.0.1:6379"), "REDIS_URL"},
 		{with("PUBLIC_BASE_URL", "gateway.example.test"), "PUBLIC_BASE_URL"},
+		{with("PUBLIC_BASE_URL", "http://gateway.example.test"), "PUBLIC_BASE_URL"},
+		{with("VENDRE_KEY_HEADER", "X Key"), "VENDRE_KEY_HEADER"},
+		{with("VENDRE_KEY_HEADER", "authorization"), "VENDRE_KEY_HEADER"},
+		{with("VENDRE_PARAM_ALIASES", "kundnr=customer_no,page=from"), "VENDRE_PARAM_ALIASES"},
+		{with("VENDRE_PARAM_ALIASES", "kundnr"), "VENDRE_PARAM_ALIASES"},
+		{with("VENDRE_PARAM_ALIASES", "kundnr=kund"), "VENDRE_PARAM_ALIASES"},
 		{with("TIMEZONE", "Mars/Olympus_Mons"), "TIMEZONE"},
 		{with("LOG_LEVEL", "loud"), "LOG_LEVEL"},
 	}
@@ -148,7 +155,7 @@ func TestConfigEverySettingIsAFlag(t *testing.T) {
 // never shows a secret.
 func TestConfigLogMasksSecrets(t *testing.T) {
 	env := envOf(map[string]string{
-		"EXTEND_BASE_URL": "https://erp.example.test", "EXTEND_CLIENT_ID": "id",
+		"EXTEND_BASE_URL": "https://erp.example.test", "EXTEND_CLIENT_ID": "id", "PUBLIC_BASE_URL": "https://gw.example.test",
 		"EXTEND_CLIENT_SECRET": "erp-secret-1", "VENDRE_API_KEYS": "vendre-key-1",
 		"ADMIN_TOKEN": "admin-token-1", "EXTEND_WEBHOOK_SECRET": "hook-secret-1",
 		"DOCUMENT_SECRET": "doc-secret-1", "REDIS_URL": "redis://user:redis-pass-1@127.0.0.1:6379/0",

@@ -183,7 +183,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 	e := handlers.New(handlers.Deps{
 		ExtendWebhooks: ps.extendWebhooks(), VendreOrders: ps.vendreOrders(), Pushers: ps.registry,
 		Pull: svc, Redis: redisPing,
-		APIKeys: cfg.VendreAPIKeys, AdminToken: cfg.AdminToken,
+		APIKeys: cfg.VendreAPIKeys, Shape: cfg.Shape(), AdminToken: cfg.AdminToken,
 		Location: cfg.Location, Logger: log,
 		Extended: svc,
 		Metrics:  tel.MetricsHandler(), MeterProvider: tel.MeterProvider(),

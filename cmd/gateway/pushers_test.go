@@ -9,7 +9,7 @@ import (
 func TestPusherConfigErrors(t *testing.T) {
 	base := map[string]string{
 		"EXTEND_BASE_URL": "http://erp.test", "EXTEND_CLIENT_ID": "id", "EXTEND_CLIENT_SECRET": "s",
-		"VENDRE_API_KEYS": "key-1234", "REDIS_URL": "redis://127.0.0.1:6379/0",
+		"VENDRE_API_KEYS": "key-1234", "REDIS_URL": "redis://127.0.0.1:6379/0", "PUBLIC_BASE_URL": "https://gw.test",
 	}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
