@@ -135,13 +135,32 @@ func (c *Client) OrderHeaders(ctx context.Context, q ListQuery) (Page[OrderHeade
 }
 
 // Order fetches one order in full (GET /CustomerOrders/{orderNumber}).
-// Errors: ErrNotFound when it does not exist, and those of OrderHeaders.
+// Errors: ErrNotFound when it does not exist, ErrBadResponse when the
+// record is of another order number, and those of OrderHeaders.
 func (c *Client) Order(ctx context.Context, orderNumber string) (Order, error) {
 	p, err := recordPath(http.MethodGet, pathOrders, orderNumber)
 	if err != nil {
 		return Order{}, err
 	}
-	return getJSON[Order](ctx, c, p, nil)
+	o, err := getJSON[Order](ctx, c, p, nil)
+	if err == nil {
+		err = sameRecord(p, o.OrderNumber, orderNumber)
+	}
+	if err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
+// sameRecord fails with ErrBadResponse when Extend answered the record
+// got for the one asked for, want: a proxy's cache gone wrong, a
+// misrouted call. Such a record is never used, nor kept.
+func sameRecord(path, got, want string) error {
+	if got == want {
+		return nil
+	}
+	return &Error{Op: http.MethodGet + " " + path, Status: http.StatusOK, Err: ErrBadResponse,
+		cause: fmt.Errorf("record %q, asked for %q", shorten(got, 40), shorten(want, 40))}
 }
 
 // Orders fetches the order behind each header, in header order: the
@@ -169,13 +188,21 @@ func (c *Client) InvoiceHeaders(ctx context.Context, q ListQuery) (Page[InvoiceH
 
 // Invoice fetches one invoice or credit note in full (GET
 // /CustomerInvoices/{invoiceNumber}). Errors: ErrNotFound when it does not
-// exist, and those of OrderHeaders.
+// exist, ErrBadResponse when the record is of another invoice number, and
+// those of OrderHeaders.
 func (c *Client) Invoice(ctx context.Context, invoiceNumber string) (Invoice, error) {
 	p, err := recordPath(http.MethodGet, pathInvoices, invoiceNumber)
 	if err != nil {
 		return Invoice{}, err
 	}
-	return getJSON[Invoice](ctx, c, p, nil)
+	inv, err := getJSON[Invoice](ctx, c, p, nil)
+	if err == nil {
+		err = sameRecord(p, inv.InvoiceNumber, invoiceNumber)
+	}
+	if err != nil {
+		return Invoice{}, err
+	}
+	return inv, nil
 }
 
 // Invoices is Orders for invoices: reuse, else fetch, bounded, in order.
@@ -389,14 +416,22 @@ func (l *pageOrArray[T]) UnmarshalJSON(b []byte) error {
 }
 
 // Customer fetches a customer's master data (GET /Customers/{number}).
-// Errors: ErrNotFound when Extend does not know the customer, and those of
-// OrderHeaders.
+// Errors: ErrNotFound when Extend does not know the customer,
+// ErrBadResponse when the record is of another customer number, and those
+// of OrderHeaders.
 func (c *Client) Customer(ctx context.Context, number string) (CustomerRecord, error) {
 	p, err := recordPath(http.MethodGet, pathCustomers, number)
 	if err != nil {
 		return CustomerRecord{}, err
 	}
-	return getJSON[CustomerRecord](ctx, c, p, nil)
+	rec, err := getJSON[CustomerRecord](ctx, c, p, nil)
+	if err == nil {
+		err = sameRecord(p, rec.CustomerNumber, number)
+	}
+	if err != nil {
+		return CustomerRecord{}, err
+	}
+	return rec, nil
 }
 
 // CreateOrder creates an order (POST /CustomerOrders) and returns Extend's

@@ -333,7 +333,7 @@ func TestOrder(t *testing.T) {
 			ChangedAt: "2024-05-14T09:12:44Z", Status: StatusRegistered, Currency: "SEK",
 		}},
 		{"A/B 1", "order_nulls.json", Order{ // escaped in the path, unescaped by the server
-			OrderNumber: "1003", CustomerNumber: "K10023", OrderDate: "2024-05-14",
+			OrderNumber: "A/B 1", CustomerNumber: "K10023", OrderDate: "2024-05-14",
 			ChangedAt: "2024-05-14T09:12:44Z", Status: StatusRegistered, Currency: "SEK",
 		}},
 	}
@@ -345,7 +345,9 @@ func TestOrder(t *testing.T) {
 					t.Errorf("order number in path = %q, want %q", n, tt.number)
 				}
 				testQuery(t, r, url.Values{})
-				serveFixture(t, 200, tt.fixture)(w, r)
+				b := bytes.Replace(fixture(t, tt.fixture), []byte(`"OrderNumber": "1003"`), []byte(`"OrderNumber": `+strconv.Quote(tt.number)), 1)
+				w.Header().Set("Content-Type", "application/json")
+				w.Write(b)
 			})
 			got, err := c.Order(t.Context(), tt.number)
 			if err != nil {
@@ -1131,5 +1133,56 @@ func TestInvoicePDF_slowBodyNotCut(t *testing.T) {
 	}
 	if doc.Length != -1 {
 		t.Errorf("InvoicePDF(50012) Length = %d, want -1 (chunked)", doc.Length)
+	}
+}
+
+// TestStrictAnswers: a list answer without Items or TotalCount, and a
+// record of another number than the one asked for, are ErrBadResponse,
+// never an empty list or someone else's record.
+func TestStrictAnswers(t *testing.T) {
+	tests := []struct {
+		name, pattern, body string
+		call                func(c *Client) error
+	}{
+		{"orders without Items", "GET /CustomerOrders", `{"Page":1,"PageSize":25,"TotalCount":3}`,
+			func(c *Client) error {
+				_, err := c.OrderHeaders(t.Context(), ListQuery{CustomerNumber: "1"})
+				return err
+			}},
+		{"orders with null Items", "GET /CustomerOrders", `{"Items":null,"TotalCount":0}`,
+			func(c *Client) error {
+				_, err := c.OrderHeaders(t.Context(), ListQuery{CustomerNumber: "1"})
+				return err
+			}},
+		{"invoices without TotalCount", "GET /CustomerInvoices", `{"Items":[],"Page":1,"PageSize":25}`,
+			func(c *Client) error {
+				_, err := c.InvoiceHeaders(t.Context(), ListQuery{CustomerNumber: "1"})
+				return err
+			}},
+		{"availability without Items", "GET /ProductAvailability", `{"TotalCount":0}`,
+			func(c *Client) error {
+				_, err := c.ProductAvailability(t.Context(), []string{"A"}, "", time.Time{}, 1, 100)
+				return err
+			}},
+		{"another order", "GET /CustomerOrders/{n}", `{"OrderNumber":"2","CustomerNumber":"1"}`,
+			func(c *Client) error { _, err := c.Order(t.Context(), "1"); return err }},
+		{"an order without its number", "GET /CustomerOrders/{n}", `{"CustomerNumber":"1"}`,
+			func(c *Client) error { _, err := c.Order(t.Context(), "1"); return err }},
+		{"another invoice", "GET /CustomerInvoices/{n}", `{"InvoiceNumber":"01","CustomerNumber":"1"}`,
+			func(c *Client) error { _, err := c.Invoice(t.Context(), "1"); return err }},
+		{"another customer", "GET /Customers/{n}", `{"CustomerNumber":"42","Name":"X"}`,
+			func(c *Client) error { _, err := c.Customer(t.Context(), "00042"); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, f := setup(t, Config{})
+			f.handle(tt.pattern, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tt.body)
+			})
+			if err := tt.call(c); !errors.Is(err, ErrBadResponse) {
+				t.Errorf("%s = %v, want ErrBadResponse", tt.name, err)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package erp
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -14,12 +15,39 @@ import (
 // unknown fields are ignored; any text field may be absent or null (it then
 // decodes as ""); lists may be absent (nil).
 
-// Page is one page of an Extend list answer.
+// Page is one page of an Extend list answer. A list answer without
+// Items (or with "Items": null) or without TotalCount does not decode: it
+// is unusable, not an empty list (an empty one says "Items": [] and
+// "TotalCount": 0).
 type Page[T any] struct {
 	Items      []T `json:"Items"`
 	Page       int `json:"Page"`
 	PageSize   int `json:"PageSize"`
 	TotalCount int `json:"TotalCount"`
+}
+
+// UnmarshalJSON decodes a list answer, refusing one that lacks Items or
+// TotalCount.
+func (p *Page[T]) UnmarshalJSON(b []byte) error {
+	var w struct {
+		Items      *[]T `json:"Items"`
+		Page       int  `json:"Page"`
+		PageSize   int  `json:"PageSize"`
+		TotalCount *int `json:"TotalCount"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	switch {
+	case w.Items == nil || *w.Items == nil:
+		return errors.New("list answer without Items")
+	case w.TotalCount == nil:
+		return errors.New("list answer without TotalCount")
+	case *w.TotalCount < 0:
+		return fmt.Errorf("list answer with TotalCount %d", *w.TotalCount)
+	}
+	*p = Page[T]{Items: *w.Items, Page: w.Page, PageSize: w.PageSize, TotalCount: *w.TotalCount}
+	return nil
 }
 
 // OrderHeader is one row of GET /CustomerOrders: headers only.

@@ -84,12 +84,18 @@ func withStore(store storeFlusher, pinger handlers.Pinger) envOption {
 func withBudget(d time.Duration) envOption { return func(c *envConfig) { c.pull.Budget = d } }
 
 type envConfig struct {
+	erpWrap  func(http.Handler) http.Handler
 	shape    handlers.ShapeConfig
 	redis    bool
 	store    storeFlusher
 	pull     pull.Config
 	validate pull.Validator
 	pinger   handlers.Pinger
+}
+
+// withERP puts wrap in front of the simulated ERP (to bend its answers).
+func withERP(wrap func(http.Handler) http.Handler) envOption {
+	return func(c *envConfig) { c.erpWrap = wrap }
 }
 
 // withShape sets where Vendre's calls carry their key and parameters
@@ -112,7 +118,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	clock := clk.Now
 	cfg.pull.Now = clock
 	sim := extendsim.New(extendsim.Options{ClientID: "gw", ClientSecret: secret, Now: clock, Customers: 5})
-	ts := httptest.NewServer(sim)
+	var erpHandler http.Handler = sim
+	if cfg.erpWrap != nil {
+		erpHandler = cfg.erpWrap(sim)
+	}
+	ts := httptest.NewServer(erpHandler)
 	t.Cleanup(ts.Close)
 	client, err := erp.New(erp.Config{BaseURL: ts.URL, ClientID: "gw", ClientSecret: secret, CallTimeout: time.Second, MaxRetries: 1})
 	if err != nil {

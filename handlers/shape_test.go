@@ -1,10 +1,13 @@
 package handlers_test
 
 import (
+	"bytes"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vendre-extend/gateway/api"
@@ -231,4 +234,67 @@ func erpCalls(sim *extendsim.Server) int {
 		n += sim.Calls(op)
 	}
 	return n
+}
+
+// TestStrictERPAnswers: an ERP list answer without Items or TotalCount,
+// and a record of another number than the one asked for, are a 502 and
+// never cached: once the ERP answers properly, the next request is a
+// MISS with the real answer.
+func TestStrictERPAnswers(t *testing.T) {
+	var bend atomic.Value // func(path string, body []byte) []byte, or nil
+	ev := newEnv(t, withERP(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f, _ := bend.Load().(func(string, []byte) []byte)
+			if f == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.Code)
+			w.Write(f(r.URL.Path, rec.Body.Bytes()))
+		})
+	}))
+	cs := ev.sim.Cases()
+	tests := []struct {
+		name, target string
+		bend         func(path string, body []byte) []byte
+	}{
+		{"orders without Items", "/v1/orders?customer_no=10001", func(p string, b []byte) []byte {
+			if p != "/CustomerOrders" {
+				return b
+			}
+			return []byte(`{"Page":1,"PageSize":25,"TotalCount":0}`)
+		}},
+		{"invoices without TotalCount", "/v1/invoices?customer_no=10001", func(p string, b []byte) []byte {
+			if p != "/CustomerInvoices" {
+				return b
+			}
+			return bytes.Replace(b, []byte(`"TotalCount"`), []byte(`"Total"`), 1)
+		}},
+		{"another order's record", "/v1/orders/" + cs.DeliveredOrder + "?customer_no=10001", func(p string, b []byte) []byte {
+			return bytes.Replace(b, []byte(`"OrderNumber":"`+cs.DeliveredOrder+`"`), []byte(`"OrderNumber":"`+cs.PickedOrder+`"`), 1)
+		}},
+		{"another invoice's record", "/v1/invoices/" + cs.PaidInvoice + "?customer_no=10001", func(p string, b []byte) []byte {
+			return bytes.Replace(b, []byte(`"InvoiceNumber":"`+cs.PaidInvoice+`"`), []byte(`"InvoiceNumber":"0`+cs.PaidInvoice+`"`), 1)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bend.Store(tt.bend)
+			rec := ev.get(t, tt.target)
+			bend.Store((func(string, []byte) []byte)(nil))
+			if rec.Code != http.StatusBadGateway || decode[api.Error](t, rec).Error.Code != "bad_gateway" {
+				t.Fatalf("GET %s with a bent ERP = %d %s, want 502 bad_gateway", tt.target, rec.Code, rec.Body)
+			}
+			rec = ev.get(t, tt.target)
+			if rec.Code != http.StatusOK || rec.Header().Get("X-Cache") != "MISS" {
+				t.Errorf("GET %s after = %d X-Cache %q, want 200 MISS (the 502 was not cached)", tt.target, rec.Code, rec.Header().Get("X-Cache"))
+			}
+		})
+	}
 }
