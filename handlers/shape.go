@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -118,7 +119,8 @@ func readShape(r *http.Request, cfg ShapeConfig) (*shapedRequest, error) {
 		return nil, &paramError{Param: "query", Msg: "the query string is not valid URL encoding"}
 	}
 	s := &shapedRequest{params: url.Values{}}
-	if err := s.add(query, cfg.Aliases); err != nil {
+	as := map[string]string{}
+	if err := s.add(query, cfg.Aliases, as); err != nil {
 		return nil, err
 	}
 	if _, ok := s.params[paramKey]; ok {
@@ -129,7 +131,7 @@ func readShape(r *http.Request, cfg ShapeConfig) (*shapedRequest, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.add(body, cfg.Aliases); err != nil {
+		if err := s.add(body, cfg.Aliases, as); err != nil {
 			return nil, err
 		}
 	}
@@ -156,9 +158,12 @@ func readShape(r *http.Request, cfg ShapeConfig) (*shapedRequest, error) {
 }
 
 // add adds the parameters of one source (the query, the body) under their
-// own names; other names are ignored.
-func (s *shapedRequest) add(src url.Values, aliases map[string]string) error {
-	for name, vs := range src {
+// own names; other names are ignored. as remembers the name each was
+// given under, for the message when it comes again.
+func (s *shapedRequest) add(src url.Values, aliases map[string]string, as map[string]string) error {
+	names := slices.Sorted(maps.Keys(src)) // the same message for the same request
+	for _, name := range names {
+		vs := src[name]
 		own := name
 		if a, ok := aliases[name]; ok {
 			own = a
@@ -168,12 +173,15 @@ func (s *shapedRequest) add(src url.Values, aliases map[string]string) error {
 		}
 		if len(vs) > 1 || s.params[own] != nil {
 			msg := own + " is given more than once"
-			if own != name {
-				msg = fmt.Sprintf("%s (as %s) is given more than once", own, name)
+			if prev := as[own]; prev != "" && prev != name {
+				msg += fmt.Sprintf(" (as %s and as %s)", prev, name)
+			} else if name != own {
+				msg += " (as " + name + ")"
 			}
 			return &paramError{Param: own, Msg: msg}
 		}
 		s.params[own] = vs
+		as[own] = name
 	}
 	return nil
 }

@@ -49,6 +49,9 @@ const (
 	// answer reads (5 000 orders or invoices); older ones are left out
 	// and a warning is logged.
 	maxListPages = 50
+	// creditScanMax bounds how many invoices, newest first, one credit
+	// notes answer examines (CreditInvoiceList).
+	creditScanMax = 1000
 	// partsParallel bounds the concurrent cache reads and writes of one
 	// prices or stock answer.
 	partsParallel = 16
@@ -107,40 +110,66 @@ func (s *Service) Backorders(ctx context.Context, customerNo string) (Answer, er
 // notes dated q.From to q.To, newest first, one page of them.
 //
 // Extend's invoice list cannot filter credit notes, and only the record
-// says IsCredit, so a page cannot be asked of the ERP: it reads every
-// invoice header in the range (one list call per 100 invoices) and each
-// record not already kept with the same ChangedAt, keeps the credit notes
-// and cuts the page from them; total counts the credit notes. The records
-// are shared with GET /v1/invoices, so after the first page the others
-// cost the list calls only.
+// says IsCredit, so it walks the invoice headers newest first (one list
+// call per 100 invoices), reading each record not already kept with the
+// same ChangedAt (one call each; the records are shared with GET
+// /v1/invoices), and stops as soon as it has the page and one credit note
+// more. Its cost is thus bounded by the page asked for, not by the date
+// window: page 1 of a ten-year window costs what page 1 of one year does,
+// as long as credit notes are not rarer. It also stops after
+// creditScanMax invoices whatever it found. total is exact when the walk
+// reached the window's end, else the number found so far: at least one
+// more than the page ends with, so a next page is offered.
 func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
 	key := keys.CreditInvoiceList(customerNo, q.From, q.To, q.Page, q.PerPage)
 	return s.serve(ctx, "credit-invoices", key, s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
-		lq := erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To}
-		hs, err := allHeaders(ctx, s, "invoices of "+customerNo, func(h erp.InvoiceHeader) string { return h.InvoiceNumber },
-			func(ctx context.Context, page int) (erp.Page[erp.InvoiceHeader], error) {
-				lq.Page, lq.PageSize = page, erp.MaxPageSize
-				return s.erp.InvoiceHeaders(ctx, lq)
-			})
-		if err != nil {
-			return nil, err
-		}
-		recs, err := fetchKept(ctx, hs,
-			func(ctx context.Context, hs []erp.InvoiceHeader) ([]erp.Invoice, error) {
-				return s.erp.Invoices(ctx, hs, s.reuseInvoice(ctx))
-			},
-			func(inv erp.Invoice) { s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv) })
-		if err != nil {
-			return nil, err
-		}
+		want := max(q.Page, 1)*q.PerPage + 1
 		credits := make([]api.InvoiceRow, 0)
-		for _, inv := range recs {
-			if inv.CustomerNumber != customerNo {
-				s.log.Warn("erp listed a record of another customer; dropped", "invoice", inv.InvoiceNumber, "customer_no", customerNo)
-				continue
+		seen := map[string]bool{}
+		lq := erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, PageSize: erp.MaxPageSize}
+	walk:
+		for page := 1; ; page++ {
+			lq.Page = page
+			p, err := s.erp.InvoiceHeaders(ctx, lq)
+			if errors.Is(err, erp.ErrNotFound) {
+				break // the ERP does not know the customer: no credit notes
 			}
-			if inv.IsCredit {
-				credits = append(credits, s.mapper.InvoiceRow(inv))
+			if err != nil {
+				return nil, err
+			}
+			hs := make([]erp.InvoiceHeader, 0, len(p.Items))
+			for _, h := range p.Items {
+				if !seen[h.InvoiceNumber] { // the list shifted between pages
+					seen[h.InvoiceNumber] = true
+					hs = append(hs, h)
+				}
+			}
+			for len(hs) > 0 {
+				chunk := hs[:min(len(hs), recordChunk)]
+				hs = hs[len(chunk):]
+				recs, err := s.erp.Invoices(ctx, chunk, s.reuseInvoice(ctx))
+				if err != nil {
+					return nil, err
+				}
+				for _, inv := range recs {
+					s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
+					switch {
+					case inv.CustomerNumber != customerNo:
+						s.log.Warn("erp listed a record of another customer; dropped", "invoice", inv.InvoiceNumber, "customer_no", customerNo)
+					case inv.IsCredit:
+						credits = append(credits, s.mapper.InvoiceRow(inv))
+					}
+				}
+				if len(credits) >= want {
+					break walk
+				}
+			}
+			switch {
+			case len(p.Items) == 0 || len(seen) >= p.TotalCount:
+				break walk
+			case len(seen) >= creditScanMax:
+				s.log.Warn("credit notes: stopped after examining the newest invoices", "customer_no", customerNo, "examined", len(seen), "total", p.TotalCount)
+				break walk
 			}
 		}
 		start := min(max(q.Page-1, 0)*q.PerPage, len(credits))

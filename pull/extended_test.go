@@ -309,3 +309,57 @@ func TestCreditInvoicesPaging(t *testing.T) {
 		t.Errorf("invoice list calls = %d, want every page", n)
 	}
 }
+
+// TestCreditInvoicesCostBoundedByPage: page 1 of a customer's credit
+// notes costs the same ERP calls over a ten-year window as over one year:
+// the walk stops once it has the page and one credit note more.
+func TestCreditInvoicesCostBoundedByPage(t *testing.T) {
+	ev := newExtEnv(t)
+	ctx := context.Background()
+	const cust = "20002"
+	var credits []string
+	for i := range 1200 { // one invoice every third day for ten years; every tenth a credit note
+		inv := erp.Invoice{
+			CustomerNumber: cust, Currency: "SEK", TotalInclVat: 100,
+			InvoiceDate: extNow.AddDate(0, 0, -3*(i+1)).Format(time.DateOnly),
+			DueDate:     extNow.AddDate(0, 0, -3*(i+1)).Format(time.DateOnly),
+			IsCredit:    i%10 == 4,
+		}
+		if n := ev.sim.SetInvoice(inv); inv.IsCredit {
+			credits = append(credits, n)
+		}
+	}
+	calls := func(years int) (lists, records int, got api.InvoiceList) {
+		ev.sim.ResetCalls()
+		q := pull.ListQuery{From: extNow.AddDate(-years, 0, 0).Format(time.DateOnly), To: extNow.Format(time.DateOnly), Page: 1, PerPage: 5}
+		a, err := ev.svc.CreditInvoiceList(ctx, cust, q)
+		got = decodeAnswer[api.InvoiceList](t, a, err)
+		return ev.sim.Calls(extendsim.OpInvoiceList), ev.sim.Calls(extendsim.OpInvoice), got
+	}
+	lists1, records1, got1 := calls(1)
+	lists10, records10, got10 := calls(10)
+	t.Logf("page 1 of 5 credit notes: 1 year %d list + %d record calls; then 10 years %d + %d (records reused)", lists1, records1, lists10, records10)
+	if lists1 != 1 || records1 != 64 || lists10 != 1 || records10 != 0 {
+		t.Errorf("1 year: %d list and %d record calls, want 1 and 64 (6 credit notes in the newest 60 invoices: four chunks of 16); "+
+			"then 10 years: %d and %d, want 1 and 0 (the same records, kept)", lists1, records1, lists10, records10)
+	}
+	for _, got := range []api.InvoiceList{got1, got10} {
+		if len(got.Invoices) != 5 || got.Invoices[0].ID != credits[0] || got.Total != 6 {
+			t.Errorf("page 1 = %d rows from %s, total %d; want 5 from %s, total 6 (another page follows)", len(got.Invoices), got.Invoices[0].ID, got.Total, credits[0])
+		}
+	}
+	// Cold, over ten years: the 64 newest records (four chunks of 16), not 1,200.
+	ev2 := newExtEnv(t)
+	for i := range 1200 {
+		ev2.sim.SetInvoice(erp.Invoice{CustomerNumber: cust, Currency: "SEK",
+			InvoiceDate: extNow.AddDate(0, 0, -3*(i+1)).Format(time.DateOnly), IsCredit: i%10 == 4})
+	}
+	ev2.sim.ResetCalls()
+	q := pull.ListQuery{From: extNow.AddDate(-10, 0, 0).Format(time.DateOnly), To: extNow.Format(time.DateOnly), Page: 1, PerPage: 5}
+	if _, err := ev2.svc.CreditInvoiceList(ctx, cust, q); err != nil {
+		t.Fatal(err)
+	}
+	if l, r := ev2.sim.Calls(extendsim.OpInvoiceList), ev2.sim.Calls(extendsim.OpInvoice); l != 1 || r != 64 {
+		t.Errorf("cold 10-year window: %d list and %d record calls, want 1 and 64", l, r)
+	}
+}
