@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -198,11 +199,13 @@ func (a Amount) MarshalJSON() ([]byte, error) {
 	return []byte(fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)), nil
 }
 
-// UnmarshalJSON accepts a number, a numeric string or null.
+// UnmarshalJSON accepts a number, a numeric string or null. Anything
+// else is a *json.UnmarshalTypeError, which encoding/json completes with
+// the field's name (Order.ShippingCost), so a report can name it.
 func (a *Amount) UnmarshalJSON(b []byte) error {
 	f, null, err := parseNumber(b)
 	if err != nil {
-		return fmt.Errorf("amount: %w", err)
+		return typeError(b, reflect.TypeFor[Amount]())
 	}
 	if null {
 		*a = 0
@@ -210,7 +213,7 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 	}
 	c := math.Round(f * 100)
 	if c > math.MaxInt64/2 || c < math.MinInt64/2 {
-		return fmt.Errorf("amount: %s out of range", b)
+		return typeError(b, reflect.TypeFor[Amount]())
 	}
 	*a = Amount(c)
 	return nil
@@ -220,11 +223,12 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 // space separators, or null (zero).
 type Number float64
 
-// UnmarshalJSON accepts a number, a numeric string or null.
+// UnmarshalJSON accepts a number, a numeric string or null; anything
+// else is a *json.UnmarshalTypeError, as for Amount.
 func (n *Number) UnmarshalJSON(b []byte) error {
 	f, null, err := parseNumber(b)
 	if err != nil {
-		return fmt.Errorf("number: %w", err)
+		return typeError(b, reflect.TypeFor[Number]())
 	}
 	if null {
 		*n = 0
@@ -232,6 +236,26 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 	}
 	*n = Number(f)
 	return nil
+}
+
+// typeError describes a JSON value b that does not fit type t the way
+// encoding/json does its own, so that it adds the field's name.
+func typeError(b []byte, t reflect.Type) error {
+	kind := "value " + shorten(string(bytes.TrimSpace(b)), 40)
+	switch c := bytes.TrimSpace(b); {
+	case len(c) == 0:
+	case c[0] == '{':
+		kind = "object"
+	case c[0] == '[':
+		kind = "array"
+	case c[0] == '"':
+		kind = "string " + shorten(string(c), 40)
+	case c[0] == 't' || c[0] == 'f':
+		kind = "bool"
+	default:
+		kind = "number " + shorten(string(c), 40)
+	}
+	return &json.UnmarshalTypeError{Value: kind, Type: t}
 }
 
 // parseNumber reads a JSON number, a JSON string holding a number (with

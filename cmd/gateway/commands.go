@@ -77,6 +77,7 @@ func probe(ctx context.Context, args []string, getenv func(string) string, stdou
 			o, err := client.Order(ctx, h.OrderNumber)
 			if err != nil {
 				r.fail("order %s: %v", h.OrderNumber, err)
+				r.adviseDecode(err)
 				continue
 			}
 			r.check("order "+h.OrderNumber+" (list row)", set, schemas.OrderList, listOf("orders", mapper.OrderRow(o)))
@@ -101,6 +102,7 @@ func probe(ctx context.Context, args []string, getenv func(string) string, stdou
 			inv, err := client.Invoice(ctx, h.InvoiceNumber)
 			if err != nil {
 				r.fail("invoice %s: %v", h.InvoiceNumber, err)
+				r.adviseDecode(err)
 				continue
 			}
 			r.check("invoice "+h.InvoiceNumber+" (list row)", set, schemas.InvoiceList, listOf("invoices", mapper.InvoiceRow(inv)))

@@ -90,3 +90,44 @@ func TestProbeBrokenField(t *testing.T) {
 		t.Error("no FAIL line")
 	}
 }
+
+// TestProbeWrongType: a record whose field has the wrong JSON type (an
+// object where Extend sends money) fails the probe with the field named,
+// for amounts, numbers and text alike.
+func TestProbeWrongType(t *testing.T) {
+	for _, tt := range []struct {
+		field string
+		value any
+	}{
+		{"ShippingCost", map[string]any{"Amount": 49}},
+		{"VatLines", []any{map[string]any{"Rate": []any{25}}}},
+		{"Comment", 42},
+		{"Rows", "none"},
+	} {
+		t.Run(tt.field, func(t *testing.T) {
+			sim := extendsim.New(extendsim.Options{ClientID: "probe", ClientSecret: "probe-secret", Customers: -1})
+			bad := sim.Cases().MultiVATOrder
+			srv := brokenOrder(t, sim, bad, tt.field, tt.value)
+			env := envMap(map[string]string{
+				"EXTEND_BASE_URL": srv.URL, "EXTEND_CLIENT_ID": "probe", "EXTEND_CLIENT_SECRET": "probe-secret",
+				"VENDRE_API_KEYS": "probe-key", "PUBLIC_BASE_URL": "https://gateway.test",
+			})
+			var out, errOut bytes.Buffer
+			if err := probe(context.Background(), []string{"-customer", "10001", "-days", "120"}, env, &out, &errOut); err == nil {
+				t.Fatalf("probe passed an order whose %s is %v", tt.field, tt.value)
+			}
+			var fail string
+			for l := range strings.Lines(out.String()) {
+				if strings.HasPrefix(l, "FAIL") {
+					fail += l
+				}
+			}
+			if !strings.Contains(fail, "order "+bad) || !strings.Contains(fail, tt.field) {
+				t.Errorf("FAIL lines do not name order %s and field %s:\n%s", bad, tt.field, fail)
+			}
+			if !strings.Contains(out.String(), "     field ") || !strings.Contains(out.String(), "advice: ") {
+				t.Errorf("no field line with advice:\n%s", out.String())
+			}
+		})
+	}
+}

@@ -1,16 +1,18 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
+	"reflect"
 
 	"github.com/vendre-extend/gateway/schemas"
 )
 
 // fieldAdvice says, for a field of Vendre's answer (the last element of
 // its JSON path), which Extend Commerce field it comes from and what to
-// check there (shared/spec/extend-model.md).
+// check there (docs/extend.md).
 var fieldAdvice = map[string]string{
 	"status":         "Extend's Status is not one the gateway knows (Registered, Reserved, Picked, Delivered, Cancelled). Ask which statuses this Extend uses; a new one needs a mapping in mapping/.",
 	"date":           "Extend's OrderDate or InvoiceDate must be a date, YYYY-MM-DD. Check the date format the ERP's API is set to.",
@@ -39,10 +41,41 @@ func (r *report) advise(err error) {
 		switch {
 		case ok:
 		case f.Keyword == "required":
-			a = "Extend left out a field the gateway needs; see extend-model.md for the record's required fields."
+			a = "Extend left out a field the gateway needs; see docs/extend.md for the record's fields."
 		default:
-			a = "This value from Extend does not fit Vendre's schema (schemas/); compare the record with extend-model.md."
+			a = "This value from Extend does not fit Vendre's schema (schemas/); compare the record with docs/extend.md."
 		}
 		fmt.Fprintf(r.w, "     field %s: %s\n     advice: %s\n", f.Path, f.Message, a)
 	}
+}
+
+// adviseDecode prints, under a record that did not decode, the Extend
+// field whose JSON type is wrong (an object where money belongs), with
+// what the gateway expected there.
+func (r *report) adviseDecode(err error) {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field == "" {
+		return
+	}
+	fmt.Fprintf(r.w, "     field %s: Extend sent %s, the gateway reads %s\n     advice: %s\n", te.Field, te.Value, typeName(te.Type),
+		"check this field of the record in Extend's API; see docs/extend.md for the shape the gateway expects.")
+}
+
+// typeName says what a Go type of the erp package is on the wire.
+func typeName(t reflect.Type) string {
+	switch {
+	case t == nil:
+		return "another type"
+	case t.Name() == "Amount":
+		return "money (a number, or a numeric string such as \"1 234.50\")"
+	case t.Name() == "Number":
+		return "a number (or a numeric string)"
+	case t.Kind() == reflect.String:
+		return "text"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	case t.Kind() == reflect.Struct:
+		return "an object"
+	}
+	return t.String()
 }
