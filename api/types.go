@@ -1,7 +1,7 @@
 // Package api holds the gateway's contract with its callers: the OpenAPI
 // document (openapi.yaml) and the wire types of every JSON answer.
 //
-// Field names follow Vendre's Pull API guide (see shared/spec/contract.md).
+// Field names follow Vendre's Pull API guide; docs/api.md explains them.
 // Every money field is a display string already formatted for the
 // merchant's LOCALE and CURRENCY ("1 234,50 kr"); dates are YYYY-MM-DD.
 // Missing optional text is "" and missing lists are [], never null: the

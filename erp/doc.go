@@ -2,7 +2,7 @@
 //
 // Extend Commerce documents its method names and rules of conduct but not
 // its paths, parameters or authentication. Everything this package assumes
-// about them (shared/spec/extend-model.md) lives in one file, extend.go:
+// about them (docs/extend.md) lives in one file, extend.go:
 // "the adapter". Re-pointing the gateway at the real API means changing that
 // file and the fixtures in testdata/, nothing else. client.go holds the
 // transport: timeouts, retries and error classification, which do not

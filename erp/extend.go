@@ -1,7 +1,7 @@
 package erp
 
 // This file is the adapter: every assumption about Extend Commerce's wire
-// format (shared/spec/extend-model.md) lives here and nowhere else: paths,
+// format (docs/extend.md) lives here and nowhere else: paths,
 // query parameter and header names, the token request, the error body and
 // what each status means. Re-pointing the gateway at the real API changes
 // this file and testdata/, not the transport in client.go.

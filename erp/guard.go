@@ -40,8 +40,8 @@ func refusalError(op string, err error) (*Error, bool) {
 	return &Error{Op: op, Err: sentinel, cause: err, RetryAfter: wait}, true
 }
 
-// Rate-limit groups of Extend Commerce (extend-commerce.md: "3 rate-limit
-// groups", their membership not published). The assumption, kept here
+// Rate-limit groups of Extend Commerce (docs/extend.md: Extend has three,
+// their membership not published). The assumption, kept here
 // with the adapter's others: sales documents, products, and the rest.
 const (
 	RateGroupSales    = "sales"    // CustomerOrders, CustomerInvoices (and their PDFs)

@@ -8,7 +8,7 @@ import (
 
 // Records of the calls added after the order and invoice reads (stock,
 // prices, customers, order creation), as modelled in
-// shared/spec/extend-model.md. The same decoding rules as types.go apply:
+// docs/extend.md. The same decoding rules as types.go apply:
 // unknown fields are ignored, absent or null text is "", numbers may arrive
 // as strings like "5 324".
 

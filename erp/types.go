@@ -12,7 +12,7 @@ import (
 )
 
 // The records below are Extend Commerce's data as modelled in
-// shared/spec/extend-model.md. Field names are PascalCase on the wire;
+// docs/extend.md. Field names are PascalCase on the wire;
 // unknown fields are ignored; any text field may be absent or null (it then
 // decodes as ""); lists may be absent (nil).
 

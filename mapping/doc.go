@@ -1,7 +1,7 @@
 // Package mapping turns Extend Commerce records (package erp) into the JSON
 // shapes Vendre renders (package api). It is the one place where ERP data
 // becomes customer-facing data, so every rule of the contract
-// (shared/spec/contract.md, "Vendre-facing endpoints") lives here:
+// (docs/api.md, "Answers") lives here:
 //
 //   - Money is a display string for the merchant's LOCALE and CURRENCY,
 //     always with two decimals and the sign the ERP gave ("1 234,50 kr",

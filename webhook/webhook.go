@@ -1,7 +1,7 @@
 // Package webhook takes Extend Commerce webhooks in and applies them once.
 //
 // [Intake] checks a delivery's ms-signature (HMAC-SHA256 of the raw body,
-// extend-commerce.md 1.6), and records it in a Redis Stream before the
+// docs/extend.md, "Webhooks"), and records it in a Redis Stream before the
 // gateway answers 2xx: a delivery answered 2xx is never lost with the
 // process. A redelivery of the same NotificationId is answered 2xx and not
 // recorded again (a SET NX key, written in the same Lua script as the
@@ -118,7 +118,7 @@ func Sign(body []byte, secret string) string {
 	return "sha256=" + strings.ToUpper(hex.EncodeToString(m.Sum(nil)))
 }
 
-// Delivery is one webhook call of Extend Commerce (extend-commerce.md 1.5).
+// Delivery is one webhook call of Extend Commerce (docs/extend.md, "Webhooks").
 type Delivery struct {
 	ID         string `json:"Id"`
 	Properties struct {
@@ -179,7 +179,7 @@ func shortJSONError(err error) string {
 	return "not a JSON object"
 }
 
-// knownActions are the events extend-model.md names; others count as
+// knownActions are the events docs/extend.md names; others count as
 // "Other" in metrics, so a sender cannot grow the label set.
 var knownActions = map[string]bool{
 	"OrderCreated": true, "OrderReserved": true, "OrderPicked": true, "OrderCancelled": true,

@@ -15,8 +15,8 @@ import (
 	"github.com/vendre-extend/gateway/erp"
 )
 
-// TestVerifyDocumentedVector checks the test vector of extend-commerce.md
-// 1.6 (re-computed there with openssl).
+// TestVerifyDocumentedVector checks the test vector published on Extend's
+// webhooks page (signature section; re-computed with openssl).
 func TestVerifyDocumentedVector(t *testing.T) {
 	body := []byte(`{'test':'test2'}`)
 	const sig = "sha256=25FB6994568A75CD233E04BA1C653AF1BF476041CC543AF04F82CAAC482C201A"

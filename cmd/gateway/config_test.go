@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -178,6 +180,20 @@ func TestConfigLogMasksSecrets(t *testing.T) {
 	for _, s := range settingsOf(cfg) {
 		if !slices.Contains(kv, any(strings.ToLower(s.env))) {
 			t.Errorf("start-up log lacks %s", s.env)
+		}
+	}
+}
+
+// TestConfigDocumented: every setting is explained in docs/settings.md,
+// so that adding a field to Config without its line there fails here.
+func TestConfigDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "settings.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settingsOf(&Config{}) {
+		if !strings.Contains(string(doc), "`"+s.env+"`") {
+			t.Errorf("docs/settings.md does not explain %s", s.env)
 		}
 	}
 }

@@ -2,12 +2,13 @@
 //
 // With nothing configured it starts in demo mode: an in-process simulated
 // Extend Commerce with sample data, and an in-memory cache. See README.md
-// and shared/spec/contract.md for the settings and commands.
+// and docs/ (settings.md, api.md) for the settings and commands.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,6 +40,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h: the usage is printed
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

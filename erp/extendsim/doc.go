@@ -1,5 +1,5 @@
 // Package extendsim is a simulated Extend Commerce: an http.Handler that
-// speaks the wire model of shared/spec/extend-model.md over deterministic
+// speaks the wire model of docs/extend.md over deterministic
 // sample data of a Swedish B2B merchant of workwear and tools (amounts in
 // SEK with öre).
 //

@@ -61,7 +61,7 @@ type Options struct {
 }
 
 // Server is a simulated Extend Commerce: an http.Handler serving
-// extend-model.md over sample data. It is safe for concurrent use and
+// the model of docs/extend.md over sample data. It is safe for concurrent use and
 // starts no goroutines.
 type Server struct {
 	id, secret string
