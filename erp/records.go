@@ -105,12 +105,12 @@ func (p *Product) UnmarshalJSON(b []byte) error {
 	case len(raw) == 0 || string(raw) == "null":
 	case raw[0] == '"':
 		if err := json.Unmarshal(raw, &p.Ean); err != nil {
-			return fmt.Errorf("Ean: %w", err)
+			return fmt.Errorf("product ean: %w", err)
 		}
 	default:
 		var n json.Number
 		if err := json.Unmarshal(raw, &n); err != nil {
-			return fmt.Errorf("Ean: not text or a number: %.40s", raw)
+			return fmt.Errorf("product ean: not text or a number: %.40s", raw)
 		}
 		p.Ean = n.String()
 	}
