@@ -3,7 +3,9 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,25 +65,64 @@ func TestRedisDefaultPrefix(t *testing.T) {
 	}
 }
 
+// TestRedisTTLIsMilliseconds checks what Set sends: the ttl in
+// milliseconds (PX), at least 1 ms, and no expiry for ttl <= 0 (never
+// KEEPTTL). It reads the command, not the key's PTTL afterwards, which a
+// busy machine can make expire or age before it is read.
 func TestRedisTTLIsMilliseconds(t *testing.T) {
 	rdb, base := cachetest.Redis(t)
 	ctx := t.Context()
+	sent := &lastSet{}
+	rdb.AddHook(sent)
 	s := cache.NewRedis(rdb, base)
 	for _, tt := range []struct {
-		ttl      time.Duration
-		min, max time.Duration // PTTL reported right after
+		ttl  time.Duration
+		want string // the SET command's arguments after the value
 	}{
-		{1500 * time.Millisecond, 1400 * time.Millisecond, 1500 * time.Millisecond},
-		{300 * time.Microsecond, 0, time.Millisecond},
-		{0, -1, -1},  // no expiry
-		{-5, -1, -1}, // no expiry, not KEEPTTL
+		{1500 * time.Millisecond, "px 1500"},
+		{300 * time.Microsecond, "px 1"},
+		{0, ""},  // no expiry
+		{-5, ""}, // no expiry, not KEEPTTL
 	} {
 		mustSet(t, ctx, s, "k", "v", tt.ttl)
-		got, err := rdb.PTTL(ctx, base+"k").Result()
-		// go-redis reports PTTL -1 (no expiry) as the Duration -1.
-		if err != nil || got < tt.min || got > tt.max {
-			t.Errorf("Set(ttl %s): PTTL = %s, %v; want in [%s, %s]", tt.ttl, got, err, tt.min, tt.max)
+		if got := sent.get(); got != tt.want {
+			t.Errorf("Set(ttl %s) sent %q after the value, want %q", tt.ttl, got, tt.want)
 		}
+	}
+	if got, err := rdb.PTTL(ctx, base+"k").Result(); err != nil || got != -1 {
+		t.Errorf("PTTL after Set(ttl -5) = %s, %v; want -1 (no expiry)", got, err)
+	}
+}
+
+// lastSet is a go-redis hook that keeps the arguments of the last SET
+// after its key and value.
+type lastSet struct {
+	mu   sync.Mutex
+	args string
+}
+
+func (h *lastSet) get() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.args
+}
+
+func (h *lastSet) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *lastSet) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *lastSet) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if a := cmd.Args(); cmd.Name() == "set" && len(a) >= 3 {
+			var rest []string
+			for _, v := range a[3:] {
+				rest = append(rest, strings.ToLower(fmt.Sprint(v)))
+			}
+			h.mu.Lock()
+			h.args = strings.Join(rest, " ")
+			h.mu.Unlock()
+		}
+		return next(ctx, cmd)
 	}
 }
 
