@@ -1,4 +1,5 @@
-// Package cachetest connects tests to a real Redis.
+// Package cachetest connects tests to a real Redis: the shared test
+// Redis (Redis), or a redis-server of the test's own (StartServer).
 //
 // Tests that need Redis call [Redis]. It reads REDIS_TEST_URL (or, when
 // that is unset, REDIS_URL). When neither is set, or the server does not
@@ -15,7 +16,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -100,4 +104,83 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
 	return hex.EncodeToString(b)
+}
+
+// Server is a throwaway redis-server of a test's own, without persistence,
+// on a free loopback port: for tests that stop Redis, restart it (losing
+// every key) or empty it, which must never happen to a shared Redis.
+type Server struct {
+	Addr string
+	port int
+	cmd  *exec.Cmd
+}
+
+// StartServer starts a Server and stops it when tb ends. Without a
+// redis-server binary it skips tb, or fails it when REQUIRE_REDIS=1.
+func StartServer(tb testing.TB) *Server {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		unusable(tb, "redis-server is not installed")
+		return nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), port: port}
+	s.Start(tb)
+	tb.Cleanup(func() {
+		if s.cmd != nil {
+			s.Stop(tb)
+		}
+	})
+	return s
+}
+
+// Client returns a client of s that fails fast while s is down, closed
+// when tb ends.
+func (s *Server) Client(tb testing.TB) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	tb.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// Start starts s (again), empty, and waits until it accepts connections.
+func (s *Server) Start(tb testing.TB) {
+	tb.Helper()
+	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := s.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redis-server on %s did not start", s.Addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Stop kills s: every key is lost.
+func (s *Server) Stop(tb testing.TB) {
+	tb.Helper()
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart kills s and starts it again, empty: a restart without
+// persistence.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.Stop(tb)
+	s.Start(tb)
 }
