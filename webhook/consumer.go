@@ -28,17 +28,9 @@ type Refresher interface {
 	OrderChanged(ctx context.Context, orderNumber string) error
 	// InvoiceChanged is OrderChanged for an invoice.
 	InvoiceChanged(ctx context.Context, invoiceNumber string) error
-}
-
-// stockRefresher is what a Refresher may also have: balance events then
-// also refresh the cached stock answer of that product.
-type stockRefresher interface {
+	// StockChanged renews the cached stock of the product.
 	StockChanged(ctx context.Context, productNumber string) error
-}
-
-// customerFlusher is what a Refresher may also have: CustomerChanged then
-// makes the customer's answers fresh.
-type customerFlusher interface {
+	// FlushCustomer makes the customer's answers fresh.
 	FlushCustomer(ctx context.Context, customerNo string) (int, error)
 }
 
@@ -88,7 +80,7 @@ type Consumer struct {
 
 // NewConsumer returns a consumer applying notifications through ref and
 // handing balance events to balances (nil: balance events only refresh
-// the stock answer, when ref can).
+// the stock answer).
 func NewConsumer(rdb redis.UniversalClient, ref Refresher, balances Balances, o ConsumerOptions) *Consumer {
 	o.defaults()
 	if o.Group == "" {
@@ -379,15 +371,14 @@ func (c *Consumer) apply(ctx context.Context, nt Notification) (string, error) {
 		if c.balances != nil {
 			err = c.balances.BalanceChanged(ctx, d.ProductNumber, d.Warehouse)
 		}
-		if sr, ok := c.ref.(stockRefresher); ok && err == nil {
-			err = sr.StockChanged(ctx, d.ProductNumber)
+		if err == nil {
+			err = c.ref.StockChanged(ctx, d.ProductNumber)
 		}
 	case "CustomerChanged":
-		cf, ok := c.ref.(customerFlusher)
-		if !ok || d.CustomerNumber == "" {
+		if d.CustomerNumber == "" {
 			return OutcomeIgnored, nil
 		}
-		_, err = cf.FlushCustomer(ctx, d.CustomerNumber)
+		_, err = c.ref.FlushCustomer(ctx, d.CustomerNumber)
 	default:
 		return OutcomeIgnored, nil
 	}

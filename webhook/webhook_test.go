@@ -130,11 +130,12 @@ type refresher struct {
 	orders     map[string]int
 	invoices   map[string]int
 	stock      map[string]int
+	customers  map[string]int
 	failOrders map[string]bool
 }
 
 func newRefresher() *refresher {
-	return &refresher{orders: map[string]int{}, invoices: map[string]int{}, stock: map[string]int{}, failOrders: map[string]bool{}}
+	return &refresher{orders: map[string]int{}, invoices: map[string]int{}, stock: map[string]int{}, customers: map[string]int{}, failOrders: map[string]bool{}}
 }
 
 func (r *refresher) OrderChanged(_ context.Context, n string) error {
@@ -162,6 +163,13 @@ func (r *refresher) StockChanged(_ context.Context, p string) error {
 	defer r.mu.Unlock()
 	r.stock[p]++
 	return nil
+}
+
+func (r *refresher) FlushCustomer(_ context.Context, c string) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.customers[c]++
+	return 0, nil
 }
 
 func (r *refresher) count(m map[string]int, k string) int {
