@@ -365,6 +365,10 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 // Refused implements erp.Refusal.
 func (e *RefusedError) Refused() (time.Duration, error) { return e.RetryAfter, e.Sentinel }
 
+// The erp client finds a refusal with errors.As: without Refused, it would
+// silently retry every refused call.
+var _ erp.Refusal = (*RefusedError)(nil)
+
 // pauses remembers, per group, until when Extend asked us not to call: in
 // Redis when configured (every replica pauses), else in process.
 type pauses struct {

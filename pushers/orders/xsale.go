@@ -63,6 +63,10 @@ const (
 	xsaleScope    = "openid profile email xsale production"
 )
 
+// XSale is polled (Poller): without Poll and Every, Run would silently
+// never pull from it.
+var _ Poller = (*XSale)(nil)
+
 // NewXSale returns the xsale source.
 func NewXSale(cfg XSaleConfig) *XSale {
 	if cfg.StatusNew == "" {

@@ -116,6 +116,14 @@ type rated interface {
 	Rate() rate.Limit
 }
 
+// The sinks that are rate limited: without Rate, a sink would silently be
+// pushed to as fast as batches come.
+var (
+	_ rated = (*FileSink)(nil)
+	_ rated = (*RetailCRM)(nil)
+	_ rated = (*Webhook)(nil)
+)
+
 // Config configures a Pusher. Zero values take the defaults named.
 type Config struct {
 	// Prefix of every Redis key; "gwq:" when "".
