@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
 	"strings"
@@ -11,8 +12,9 @@ import (
 // A key is segments joined by ':'. The first is the format version: bump
 // version when the bytes stored under any key change shape, and a new
 // gateway never reads an old one's entries (they expire by themselves).
+// v2: generations became random tokens instead of counters (flush.go).
 // Every answer that belongs to a customer starts with
-// "v1:c:{customerNo}:", so CustomerPrefix flushes all of a customer's
+// "v2:c:{customerNo}:", so CustomerPrefix flushes all of a customer's
 // answers and nothing of anyone else's.
 //
 // Every text segment passes through seg: text made only of
@@ -23,7 +25,7 @@ import (
 // contains a glob character.
 
 // version is the first segment of every key.
-const version = "v1"
+const version = "v2"
 
 // Keys builds cache keys. Its zero value is ready to use:
 //
@@ -36,77 +38,77 @@ type Keys struct{}
 func (Keys) AllPrefix() string { return version + ":" }
 
 // CustomerPrefix is the prefix of every key holding an answer for
-// customerNo, "v1:c:{customerNo}:". Customer numbers of one ending where
+// customerNo, "v2:c:{customerNo}:". Customer numbers of one ending where
 // another continues ("1000", "10001") never share it.
 func (Keys) CustomerPrefix(customerNo string) string {
 	return version + ":c:" + seg(customerNo) + ":"
 }
 
 // OrderList is the key of one page of GET /v1/orders:
-// "v1:c:{customerNo}:orders:{from}:{to}:{page}:{perPage}". from and to are
+// "v2:c:{customerNo}:orders:{from}:{to}:{page}:{perPage}". from and to are
 // the resolved YYYY-MM-DD dates, not the raw query, so that defaulted and
 // explicit ranges share an entry.
 func (k Keys) OrderList(customerNo, from, to string, page, perPage int) string {
 	return k.list(customerNo, "orders", from, to, page, perPage)
 }
 
-// Order is the key of GET /v1/orders/{id}: "v1:c:{customerNo}:order:{id}".
+// Order is the key of GET /v1/orders/{id}: "v2:c:{customerNo}:order:{id}".
 func (k Keys) Order(customerNo, id string) string {
 	return k.CustomerPrefix(customerNo) + "order:" + seg(id)
 }
 
 // InvoiceList is the key of one page of GET /v1/invoices:
-// "v1:c:{customerNo}:invoices:{from}:{to}:{page}:{perPage}".
+// "v2:c:{customerNo}:invoices:{from}:{to}:{page}:{perPage}".
 func (k Keys) InvoiceList(customerNo, from, to string, page, perPage int) string {
 	return k.list(customerNo, "invoices", from, to, page, perPage)
 }
 
 // Invoice is the key of GET /v1/invoices/{id}:
-// "v1:c:{customerNo}:invoice:{id}".
+// "v2:c:{customerNo}:invoice:{id}".
 func (k Keys) Invoice(customerNo, id string) string {
 	return k.CustomerPrefix(customerNo) + "invoice:" + seg(id)
 }
 
 // CreditInvoiceList is the key of one page of GET /v1/credit-invoices:
-// "v1:c:{customerNo}:credit-invoices:{from}:{to}:{page}:{perPage}".
+// "v2:c:{customerNo}:credit-invoices:{from}:{to}:{page}:{perPage}".
 func (k Keys) CreditInvoiceList(customerNo, from, to string, page, perPage int) string {
 	return k.list(customerNo, "credit-invoices", from, to, page, perPage)
 }
 
 // OrderRecord is the key of the raw ERP record of an order,
-// "v1:rec:order:{orderNumber}". It is not scoped to a customer: whoever
+// "v2:rec:order:{orderNumber}". It is not scoped to a customer: whoever
 // reads it must check that the record belongs to the customer asking.
 func (Keys) OrderRecord(orderNumber string) string {
 	return version + ":rec:order:" + seg(orderNumber)
 }
 
 // InvoiceRecord is the key of the raw ERP record of an invoice,
-// "v1:rec:invoice:{invoiceNumber}". Like OrderRecord, not customer-scoped.
+// "v2:rec:invoice:{invoiceNumber}". Like OrderRecord, not customer-scoped.
 func (Keys) InvoiceRecord(invoiceNumber string) string {
 	return version + ":rec:invoice:" + seg(invoiceNumber)
 }
 
-// Generations. The store shared by replicas never holds an entry under the
-// bare key above: it holds it under Generation(key, all, cust), the key
+// Generations (flush.go). The Redis tier never holds an entry under the
+// bare key above: it holds it under Generation(key, all, scope), the key
 // followed by the flush-all generation and, for a key of a customer, that
-// customer's generation. A flush increments one counter (GenAll or
-// GenCustomer) and every entry written before it becomes unreachable at
-// once, on every replica, without scanning the keyspace; the old entries
-// expire by themselves. Keys added above get this for free: a key that
-// starts with "v1:c:{customerNo}:" is the customer's, any other key only
-// follows GenAll.
+// customer's generation. A generation is a random token, never a counter,
+// so that it cannot repeat: not after a flush, and not after Redis lost
+// its data and everything started again. Keys added above get this for
+// free: a key that starts with "v2:c:{customerNo}:" is the customer's, any
+// other key only follows GenAll.
 
-// Generation is the key under which key is stored in a shared store while
-// the flush-all generation is all and its customer's generation is cust:
-// "{key}:g{all}.{cust}". The suffix is one more ':'-segment of digits, so
-// distinct (key, all, cust) give distinct keys.
-func (Keys) Generation(key string, all, cust int64) string {
-	b := make([]byte, 0, len(key)+24)
+// Generation is the key under which key is stored in Redis while the
+// flush-all generation is all and its scope's generation is scope (0 for a
+// key of no customer): "{key}:g{all}.{scope}", both in hex. The suffix is
+// one more ':'-segment without a ':', so distinct (key, all, scope) give
+// distinct keys.
+func (Keys) Generation(key string, all, scope uint64) string {
+	b := make([]byte, 0, len(key)+36)
 	b = append(b, key...)
 	b = append(b, ":g"...)
-	b = strconv.AppendInt(b, all, 10)
+	b = strconv.AppendUint(b, all, 16)
 	b = append(b, '.')
-	b = strconv.AppendInt(b, cust, 10)
+	b = strconv.AppendUint(b, scope, 16)
 	return string(b)
 }
 
@@ -127,34 +129,42 @@ func (Keys) Scope(key string) string {
 // CustomerScope is Scope of every key of customerNo.
 func (Keys) CustomerScope(customerNo string) string { return seg(customerNo) }
 
-// GenAll is the counter of flush-all generations, "v1:gen:all".
+// GenAll holds the flush-all generation, "v2:gen:all".
 func (Keys) GenAll() string { return version + ":gen:all" }
 
-// GenCustomer is the counter of a customer's generations,
-// "v1:gen:c:{scope}", scope as returned by Scope or CustomerScope.
+// GenCustomer holds a customer's generation, "v2:gen:c:{scope}", scope as
+// returned by Scope or CustomerScope.
 func (Keys) GenCustomer(scope string) string { return version + ":gen:c:" + scope }
 
-// GenSeq counts every flush of any scope, "v1:gen:seq": a replica that sees
-// it move without having heard of the flush forgets what it knew.
+// GenSeq counts the flushes of any scope since Redis last lost its data,
+// "v2:gen:seq": a replica that sees it move without having heard of the
+// flush forgets the generations it knew.
 func (Keys) GenSeq() string { return version + ":gen:seq" }
 
-// Written is the HyperLogLog of the keys written since the last flush of
-// scope ("" for flush-all), which a flush counts: "v1:n:all" or
-// "v1:n:c:{scope}".
-func (Keys) Written(scope string) string {
-	if scope == "" {
-		return version + ":n:all"
-	}
-	return version + ":n:c:" + scope
-}
+// Counted is the prefix of the HyperLogLogs that count the keys written
+// under each generation, which a flush reads: "{Counted}{all}" for every
+// key written under the flush-all generation all, "{Counted}{all}.{scope}"
+// for a customer's (hex, as in Generation).
+func (Keys) Counted() string { return version + ":n:" }
 
 // FlushChannel is the pub/sub channel on which flushes are announced,
-// "v1:flushes".
+// "v2:flushes".
 func (Keys) FlushChannel() string { return version + ":flushes" }
 
-// Lock is the key of the short lock held by the replica that fills key,
-// "v1:lock:{key}".
-func (Keys) Lock(key string) string { return version + ":lock:" + key }
+// Lock is the key of the short lock held by the replica that fills the
+// entries stored under gkeys (Generation keys): "v2:lock:{gkey}" for one,
+// "v2:lock:many:{sha256 of them}" for several.
+func (Keys) Lock(gkeys ...string) string {
+	if len(gkeys) == 1 {
+		return version + ":lock:" + gkeys[0]
+	}
+	h := sha256.New()
+	for _, k := range gkeys {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+	}
+	return version + ":lock:many:" + hex.EncodeToString(h.Sum(nil))
+}
 
 // list builds the key of one page of a customer's list of kind.
 func (k Keys) list(customerNo, kind, from, to string, page, perPage int) string {
@@ -193,25 +203,25 @@ func safe(s string) bool {
 	return true
 }
 
-// Backorders is the key of GET /v1/backorders: "v1:c:{customerNo}:backorders".
+// Backorders is the key of GET /v1/backorders: "v2:c:{customerNo}:backorders".
 func (k Keys) Backorders(customerNo string) string {
 	return k.CustomerPrefix(customerNo) + "backorders"
 }
 
-// Addresses is the key of GET /v1/addresses: "v1:c:{customerNo}:addresses".
+// Addresses is the key of GET /v1/addresses: "v2:c:{customerNo}:addresses".
 func (k Keys) Addresses(customerNo string) string {
 	return k.CustomerPrefix(customerNo) + "addresses"
 }
 
 // Price is the key of one product's part of GET /v1/prices for one
-// customer: "v1:c:{customerNo}:price:{productNo}". Prices are per customer,
+// customer: "v2:c:{customerNo}:price:{productNo}". Prices are per customer,
 // so the key is under the customer's prefix and flushed with it.
 func (k Keys) Price(customerNo, productNo string) string {
 	return k.CustomerPrefix(customerNo) + "price:" + seg(productNo)
 }
 
 // Stock is the key of one product's balances in every warehouse, the part
-// of GET /v1/stock that product contributes: "v1:stock:{productNo}". Stock
+// of GET /v1/stock that product contributes: "v2:stock:{productNo}". Stock
 // belongs to no customer.
 func (Keys) Stock(productNo string) string {
 	return version + ":stock:" + seg(productNo)

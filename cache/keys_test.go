@@ -12,21 +12,21 @@ func TestKeys(t *testing.T) {
 	tests := []struct {
 		name, got, want string
 	}{
-		{"AllPrefix", k.AllPrefix(), "v1:"},
-		{"CustomerPrefix", k.CustomerPrefix("10001"), "v1:c:10001:"},
-		{"OrderList", k.OrderList("10001", "2025-01-01", "2025-12-31", 2, 25), "v1:c:10001:orders:2025-01-01:2025-12-31:2:25"},
-		{"Order", k.Order("10001", "500123"), "v1:c:10001:order:500123"},
-		{"InvoiceList", k.InvoiceList("A_b-9", "2025-01-01", "2025-12-31", 1, 100), "v1:c:A_b-9:invoices:2025-01-01:2025-12-31:1:100"},
-		{"Invoice", k.Invoice("10001", "F-1.2"), "v1:c:10001:invoice:F-1.2"},
-		{"CreditInvoiceList", k.CreditInvoiceList("10001", "2025-01-01", "2025-12-31", 1, 25), "v1:c:10001:credit-invoices:2025-01-01:2025-12-31:1:25"},
-		{"OrderRecord", k.OrderRecord("500123"), "v1:rec:order:500123"},
-		{"InvoiceRecord", k.InvoiceRecord("9001"), "v1:rec:invoice:9001"},
-		{"id with colon", k.Order("10001", "1:2"), "v1:c:10001:order:~313a32"},
-		{"id with star", k.Order("10001", "*"), "v1:c:10001:order:~2a"},
-		{"empty id", k.Order("10001", ""), "v1:c:10001:order:~"},
-		{"non-ASCII id", k.Invoice("10001", "ö"), "v1:c:10001:invoice:~c3b6"},
-		{"customer outside the rule", k.CustomerPrefix("a:b"), "v1:c:~613a62:"},
-		{"record with space", k.OrderRecord("1 2"), "v1:rec:order:~312032"},
+		{"AllPrefix", k.AllPrefix(), "v2:"},
+		{"CustomerPrefix", k.CustomerPrefix("10001"), "v2:c:10001:"},
+		{"OrderList", k.OrderList("10001", "2025-01-01", "2025-12-31", 2, 25), "v2:c:10001:orders:2025-01-01:2025-12-31:2:25"},
+		{"Order", k.Order("10001", "500123"), "v2:c:10001:order:500123"},
+		{"InvoiceList", k.InvoiceList("A_b-9", "2025-01-01", "2025-12-31", 1, 100), "v2:c:A_b-9:invoices:2025-01-01:2025-12-31:1:100"},
+		{"Invoice", k.Invoice("10001", "F-1.2"), "v2:c:10001:invoice:F-1.2"},
+		{"CreditInvoiceList", k.CreditInvoiceList("10001", "2025-01-01", "2025-12-31", 1, 25), "v2:c:10001:credit-invoices:2025-01-01:2025-12-31:1:25"},
+		{"OrderRecord", k.OrderRecord("500123"), "v2:rec:order:500123"},
+		{"InvoiceRecord", k.InvoiceRecord("9001"), "v2:rec:invoice:9001"},
+		{"id with colon", k.Order("10001", "1:2"), "v2:c:10001:order:~313a32"},
+		{"id with star", k.Order("10001", "*"), "v2:c:10001:order:~2a"},
+		{"empty id", k.Order("10001", ""), "v2:c:10001:order:~"},
+		{"non-ASCII id", k.Invoice("10001", "ö"), "v2:c:10001:invoice:~c3b6"},
+		{"customer outside the rule", k.CustomerPrefix("a:b"), "v2:c:~613a62:"},
+		{"record with space", k.OrderRecord("1 2"), "v2:rec:order:~312032"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

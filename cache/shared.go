@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -13,13 +14,13 @@ import (
 )
 
 // What replicas that share one Redis need beyond bytes: short locks (so one
-// replica fills a key while the others wait), counters (generations) and
-// notices (pub/sub). Like the rest of [Redis], every key and channel is
+// replica fills a key while the others wait), generations and flush
+// notices (flush.go). Like the rest of [Redis], every key and channel is
 // prefixed, and errors wrap [ErrUnavailable] when Redis cannot be reached.
 //
-// The scripts below touch several keys at once: on a Redis Cluster those
-// keys must share a hash slot, which the gateway's key scheme does not
-// arrange; use a single Redis (with replicas for failover) or a Ring.
+// The scripts below name keys they read from other keys, which Redis
+// Cluster does not allow: use a single Redis (with replicas and Sentinel
+// for failover), not a Cluster.
 
 // unlockScript deletes a lock only while it still holds the caller's token,
 // so a holder whose lock expired never removes the next holder's (the
@@ -30,19 +31,58 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
-// bumpScript counts the keys written since the last flush of a scope
-// (PFCOUNT of KEYS[4], then deleted), increments the scope's generation
-// KEYS[2] and the flush sequence KEYS[3], reads the flush-all generation
-// KEYS[1] (KEYS[2] == KEYS[1] for a flush-all), and announces
-// "{ARGV[2]} {all} {gen} {seq}" on channel ARGV[1], all atomically.
-var bumpScript = redis.NewScript(`
-local n = redis.call("PFCOUNT", KEYS[4])
-redis.call("DEL", KEYS[4])
-local gen = redis.call("INCR", KEYS[2])
-local all = tonumber(redis.call("GET", KEYS[1]) or "0")
+// generationsScript returns the tokens held in KEYS (the flush-all
+// generation, then a scope's), setting ARGV[i] into KEYS[i] first where
+// that key is missing: a Redis that lost its data starts new generations,
+// never old ones again.
+var generationsScript = redis.NewScript(`
+local out = {}
+for i, k in ipairs(KEYS) do
+	local v = redis.call("GET", k)
+	if not v then
+		v = ARGV[i]
+		redis.call("SET", k, v)
+	end
+	out[i] = v
+end
+return out`)
+
+// retireScript retires a generation, all atomically. KEYS[1] holds the
+// flush-all generation, KEYS[2] the retired one (KEYS[1] itself for a
+// flush-all), KEYS[3] the flush sequence. ARGV: [1] the notice channel,
+// [2] the scope as announced ("*" for all), [3] the new token, [4] a token
+// for KEYS[1] should it be missing, [5] the prefix of the HyperLogLogs
+// (Keys.Counted, with the store's prefix).
+//
+// It counts the keys written under the retired generation (PFCOUNT, then
+// the HyperLogLog is deleted), sets the new token, increments the
+// sequence, and publishes "{scope} {was} {all} {token} {seq}": was is the
+// flush-all generation before, all the one after. It returns {was, all,
+// seq, count}.
+var retireScript = redis.NewScript(`
+local was = redis.call("GET", KEYS[1])
+if not was then
+	was = ARGV[4]
+	redis.call("SET", KEYS[1], was)
+end
+local counted
+if KEYS[2] == KEYS[1] then
+	counted = ARGV[5] .. was
+else
+	local old = redis.call("GET", KEYS[2])
+	if old then counted = ARGV[5] .. was .. "." .. old end
+end
+local n = 0
+if counted then
+	n = redis.call("PFCOUNT", counted)
+	redis.call("DEL", counted)
+end
+redis.call("SET", KEYS[2], ARGV[3])
+local all = was
+if KEYS[2] == KEYS[1] then all = ARGV[3] end
 local seq = redis.call("INCR", KEYS[3])
-redis.call("PUBLISH", ARGV[1], ARGV[2] .. " " .. all .. " " .. gen .. " " .. seq)
-return {all, gen, seq, n}`)
+redis.call("PUBLISH", ARGV[1], ARGV[2] .. " " .. was .. " " .. all .. " " .. ARGV[3] .. " " .. seq)
+return {was, all, tostring(seq), tostring(n)}`)
 
 // TryLock takes the lock key for ttl (SET NX PX with a random token) and
 // returns the token, or "" when another holder has it. Release it with
@@ -79,9 +119,9 @@ func (r *Redis) Exists(ctx context.Context, key string) (bool, error) {
 	return n > 0, nil
 }
 
-// Ints reads integer counters in one round trip (MGET); a missing counter
-// reads as 0.
-func (r *Redis) Ints(ctx context.Context, keys ...string) ([]int64, error) {
+// GetMany reads keys in one round trip (MGET); a missing key's value is
+// nil.
+func (r *Redis) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
 	full := make([]string, len(keys))
 	for i, k := range keys {
 		full[i] = r.prefix + k
@@ -90,33 +130,38 @@ func (r *Redis) Ints(ctx context.Context, keys ...string) ([]int64, error) {
 	if err != nil {
 		return nil, wrap(ctx, "mget", err)
 	}
-	out := make([]int64, len(vals))
+	out := make([][]byte, len(vals))
 	for i, v := range vals {
-		s, _ := v.(string)
-		if s == "" {
-			continue
+		if s, ok := v.(string); ok {
+			out[i] = []byte(s)
 		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("cache: mget: counter %d is not an integer", i)
-		}
-		out[i] = n
 	}
 	return out, nil
 }
 
-// SetCounted is [Redis.Set] that also adds key to the HyperLogLog of each of
-// counted (kept as long as the entry), in one round trip, so that a later
-// [Redis.Bump] can tell how many distinct keys it retired.
-func (r *Redis) SetCounted(ctx context.Context, key string, val []byte, ttl time.Duration, counted ...string) error {
+// Item is one value for [Redis.SetCounted].
+type Item struct {
+	Key string
+	Val []byte
+	// Counted names the HyperLogLogs the key is added to.
+	Counted []string
+}
+
+// SetCounted stores every item for ttl, like [Redis.Set], and adds each
+// item's key to the HyperLogLogs its Counted names (kept at least as long
+// as the entries), all in one round trip, so that a later [Redis.Retire]
+// can tell how many distinct keys it retired.
+func (r *Redis) SetCounted(ctx context.Context, ttl time.Duration, items ...Item) error {
 	if ttl < time.Millisecond {
 		ttl = time.Millisecond
 	}
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, r.prefix+key, val, ttl)
-		for _, c := range counted {
-			p.PFAdd(ctx, r.prefix+c, key)
-			p.PExpire(ctx, r.prefix+c, ttl)
+		for _, it := range items {
+			p.Set(ctx, r.prefix+it.Key, it.Val, ttl)
+			for _, c := range it.Counted {
+				p.PFAdd(ctx, r.prefix+c, it.Key)
+				p.PExpire(ctx, r.prefix+c, ttl)
+			}
 		}
 		return nil
 	})
@@ -126,65 +171,141 @@ func (r *Redis) SetCounted(ctx context.Context, key string, val []byte, ttl time
 	return nil
 }
 
-// Bumped is what [Redis.Bump] did.
-type Bumped struct {
-	All     int64 // the flush-all generation after the bump
-	Gen     int64 // the bumped generation (== All for a flush-all)
-	Seq     int64 // the flush sequence after the bump
-	Retired int64 // distinct keys written since the scope's last flush (HyperLogLog estimate)
+// Generations returns the tokens held in keys (up to two: the flush-all
+// generation, then a scope's) in one round trip. A key that is missing is
+// set to the matching token of fresh first, so every token returned is
+// one that Redis holds.
+func (r *Redis) Generations(ctx context.Context, fresh [2]uint64, keys ...string) ([2]uint64, error) {
+	var out [2]uint64
+	if len(keys) == 0 || len(keys) > 2 {
+		return out, errors.New("cache: generations: want one or two keys")
+	}
+	full := make([]string, len(keys))
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		full[i] = r.prefix + k
+		args[i] = formatToken(fresh[i])
+	}
+	vals, err := generationsScript.Run(ctx, r.rdb, full, args...).StringSlice()
+	if err != nil {
+		return out, wrap(ctx, "generations", err)
+	}
+	for i, v := range vals {
+		if i >= len(out) {
+			break
+		}
+		if out[i], err = parseToken(v); err != nil {
+			return out, fmt.Errorf("cache: generations: %w", err)
+		}
+	}
+	return out, nil
 }
 
-// Bump retires a generation atomically: it increments the counter gen and
-// the flush sequence seq, counts and empties the HyperLogLog written,
-// reads the flush-all generation all (pass gen == all to bump that one),
-// and publishes "{note} {All} {Gen} {Seq}" on channel.
-func (r *Redis) Bump(ctx context.Context, all, gen, seq, written, channel, note string) (Bumped, error) {
-	keys := []string{r.prefix + all, r.prefix + gen, r.prefix + seq, r.prefix + written}
-	vals, err := bumpScript.Run(ctx, r.rdb, keys, r.prefix+channel, note).Int64Slice()
+// Retired is what [Redis.Retire] did.
+type Retired struct {
+	Was   uint64 // the flush-all generation before
+	All   uint64 // the flush-all generation after (Was, unless that one was retired)
+	Seq   int64  // the flush sequence after
+	Count int64  // distinct keys written under the retired generation (HyperLogLog estimate)
+}
+
+// Retire replaces the generation held in gen by token, atomically with
+// counting the keys written under the old one (the HyperLogLog under
+// counted, Keys.Counted) and incrementing the flush sequence seq; all holds
+// the flush-all generation (pass gen == all to retire that one; a missing
+// one is set to fresh). It publishes "{note} {Was} {All} {token} {Seq}"
+// on channel, tokens in hex.
+func (r *Redis) Retire(ctx context.Context, all, gen, seq, counted, channel, note string, token, fresh uint64) (Retired, error) {
+	keys := []string{r.prefix + all, r.prefix + gen, r.prefix + seq}
+	vals, err := retireScript.Run(ctx, r.rdb, keys, r.prefix+channel, note,
+		formatToken(token), formatToken(fresh), r.prefix+counted).StringSlice()
 	if err != nil {
-		return Bumped{}, wrap(ctx, "bump", err)
+		return Retired{}, wrap(ctx, "retire", err)
 	}
 	if len(vals) != 4 {
-		return Bumped{}, errors.New("cache: bump: unexpected reply")
+		return Retired{}, errors.New("cache: retire: unexpected reply")
 	}
-	return Bumped{All: vals[0], Gen: vals[1], Seq: vals[2], Retired: vals[3]}, nil
+	var out Retired
+	var errs [4]error
+	out.Was, errs[0] = parseToken(vals[0])
+	out.All, errs[1] = parseToken(vals[1])
+	out.Seq, errs[2] = strconv.ParseInt(vals[2], 10, 64)
+	out.Count, errs[3] = strconv.ParseInt(vals[3], 10, 64)
+	if err := errors.Join(errs[:]...); err != nil {
+		return Retired{}, fmt.Errorf("cache: retire: %w", err)
+	}
+	return out, nil
 }
 
+// formatToken and parseToken write and read a generation token as Redis
+// holds it: lower-case hex.
+func formatToken(t uint64) string { return strconv.FormatUint(t, 16) }
+
+func parseToken(s string) (uint64, error) {
+	t, err := strconv.ParseUint(s, 16, 64)
+	if err != nil || t == 0 {
+		return 0, fmt.Errorf("generation %q is not a token", s)
+	}
+	return t, nil
+}
+
+// listenQuiet is how long a subscription may stay silent before it is
+// pinged; a ping unanswered as long again counts as a broken connection.
+const listenQuiet = 2 * time.Second
+
 // Subscribe calls onMessage with the payload of every message published on
-// channel until ctx ends, and onSubscribed each time the subscription is
-// (re)established, since messages sent while it was down are lost. When
-// Redis cannot be reached it retries, waiting up to a second between
-// attempts. It returns nil when ctx ends. Both callbacks run on
+// channel until ctx ends; onSubscribed each time the subscription is
+// (re)established, and onLost each time it breaks, since messages sent
+// while it is down are lost. A connection that stays silent is pinged, so
+// a Redis that vanished without closing it counts as lost within a few
+// seconds. When Redis cannot be reached it retries, waiting up to a second
+// between attempts. It returns nil when ctx ends. The callbacks run on
 // Subscribe's goroutine.
-func (r *Redis) Subscribe(ctx context.Context, channel string, onMessage func(payload string), onSubscribed func()) error {
-	ps := r.rdb.Subscribe(ctx, r.prefix+channel)
-	// Receive does not watch ctx: closing ps is what ends a blocked read.
-	stop := context.AfterFunc(ctx, func() { ps.Close() })
-	defer func() {
-		if stop() {
-			ps.Close()
-		}
-	}()
+func (r *Redis) Subscribe(ctx context.Context, channel string, onMessage func(payload string), onSubscribed, onLost func()) error {
 	backoff := 50 * time.Millisecond
 	for {
-		msg, err := ps.Receive(ctx)
-		if ctx.Err() != nil {
+		if r.listen(ctx, channel, onMessage, onSubscribed) {
+			onLost()
+			backoff = 50 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
 			return nil
+		case <-time.After(backoff):
 		}
-		if err != nil {
-			// go-redis reconnects and subscribes again on the next Receive.
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// listen holds one subscription on one connection until it breaks or ctx
+// ends, and reports whether it was established.
+func (r *Redis) listen(ctx context.Context, channel string, onMessage func(string), onSubscribed func()) (established bool) {
+	ps := r.rdb.Subscribe(ctx, r.prefix+channel)
+	defer ps.Close()
+	// Receive does not watch ctx: closing ps is what ends a blocked read.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	defer stop()
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, listenQuiet)
+		var ne net.Error
+		switch {
+		case ctx.Err() != nil:
+			return established
+		case err != nil && errors.As(err, &ne) && ne.Timeout() && !pinged:
+			pinged = true
+			if ps.Ping(ctx) != nil {
+				return established
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
+		case err != nil:
+			return established
 		}
-		backoff = 50 * time.Millisecond
+		pinged = false
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
+				established = true
 				onSubscribed()
 			}
 		case *redis.Message:

@@ -39,12 +39,23 @@ func TestRedisLock(t *testing.T) {
 	}
 }
 
-func TestRedisBump(t *testing.T) {
+// TestRedisRetire: Retire counts the keys written under the generation it
+// replaces, announces the flush, and starts missing generations afresh;
+// Generations sets only what is missing.
+func TestRedisRetire(t *testing.T) {
 	rdb, prefix := cachetest.Redis(t)
 	s := cache.NewRedis(rdb, prefix)
 	ctx := t.Context()
+	g, err := s.Generations(ctx, [2]uint64{0xa1, 0xc1}, "gen:all", "gen:c")
+	if err != nil || g != [2]uint64{0xa1, 0xc1} {
+		t.Fatalf("first Generations = %x, %v; want the fresh tokens [a1 c1]", g, err)
+	}
+	if g, _ := s.Generations(ctx, [2]uint64{0xa2, 0xc2}, "gen:all", "gen:c"); g != [2]uint64{0xa1, 0xc1} {
+		t.Errorf("second Generations = %x, want the kept [a1 c1]", g)
+	}
 	for _, k := range []string{"a", "b", "a"} {
-		if err := s.SetCounted(ctx, k, []byte("v"), time.Minute, "n:c", "n:all"); err != nil {
+		err := s.SetCounted(ctx, time.Minute, cache.Item{Key: k, Val: []byte("v"), Counted: []string{"n:a1", "n:a1.c1"}})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,26 +64,36 @@ func TestRedisBump(t *testing.T) {
 	subscribed := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		s.Subscribe(sctx, "ch", func(p string) { got <- p }, func() { subscribed <- struct{}{} })
+		s.Subscribe(sctx, "ch", func(p string) { got <- p }, func() { subscribed <- struct{}{} }, func() {})
 	})
 	defer func() { cancel(); wg.Wait() }()
 	<-subscribed
 
-	b, err := s.Bump(ctx, "gen:all", "gen:c", "seq", "n:c", "ch", "c1")
+	r, err := s.Retire(ctx, "gen:all", "gen:c", "seq", "n:", "ch", "c", 0xc2, 0xa9)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (cache.Bumped{All: 0, Gen: 1, Seq: 1, Retired: 2}); b != want {
-		t.Errorf("Bump = %+v, want %+v", b, want)
+	if want := (cache.Retired{Was: 0xa1, All: 0xa1, Seq: 1, Count: 2}); r != want {
+		t.Errorf("Retire = %+v, want %+v", r, want)
 	}
-	b, err = s.Bump(ctx, "gen:all", "gen:all", "seq", "n:all", "ch", "*")
+	r, err = s.Retire(ctx, "gen:all", "gen:all", "seq", "n:", "ch", "*", 0xa2, 0xa9)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (cache.Bumped{All: 1, Gen: 1, Seq: 2, Retired: 2}); b != want {
-		t.Errorf("flush-all Bump = %+v, want %+v", b, want)
+	if want := (cache.Retired{Was: 0xa1, All: 0xa2, Seq: 2, Count: 2}); r != want {
+		t.Errorf("flush-all Retire = %+v, want %+v", r, want)
 	}
-	for _, want := range []string{"c1 0 1 1", "* 1 1 2"} {
+	// Redis lost its data: the flush-all generation starts afresh, never
+	// at an old value.
+	rdb.Del(ctx, prefix+"gen:all", prefix+"gen:c", prefix+"seq")
+	r, err = s.Retire(ctx, "gen:all", "gen:c", "seq", "n:", "ch", "c", 0xc3, 0xa9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (cache.Retired{Was: 0xa9, All: 0xa9, Seq: 1, Count: 0}); r != want {
+		t.Errorf("Retire after a loss = %+v, want %+v", r, want)
+	}
+	for _, want := range []string{"c a1 a1 c2 1", "* a1 a2 a2 2", "c a9 a9 c3 1"} {
 		select {
 		case p := <-got:
 			if p != want {
@@ -82,25 +103,26 @@ func TestRedisBump(t *testing.T) {
 			t.Fatalf("no notice %q", want)
 		}
 	}
-	v, err := s.Ints(ctx, "gen:all", "gen:c", "seq", "missing")
+	v, err := s.GetMany(ctx, "gen:all", "gen:c", "seq", "missing")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v[0] != 1 || v[1] != 1 || v[2] != 2 || v[3] != 0 {
-		t.Errorf("Ints = %v, want [1 1 2 0]", v)
+	if string(v[0]) != "a9" || string(v[1]) != "c3" || string(v[2]) != "1" || v[3] != nil {
+		t.Errorf("GetMany = %q, want [a9 c3 1 nil]", v)
 	}
 }
 
 func TestKeysGeneration(t *testing.T) {
 	var k cache.Keys
 	tests := []struct{ name, got, want string }{
-		{"Generation", k.Generation(k.Order("10001", "5"), 3, 12), "v1:c:10001:order:5:g3.12"},
+		{"Generation", k.Generation(k.Order("10001", "5"), 0x3f, 0x12), "v2:c:10001:order:5:g3f.12"},
 		{"Scope of a customer key", k.Scope(k.OrderList("10001", "a", "b", 1, 25)), "10001"},
 		{"Scope of an escaped customer", k.Scope(k.Order("a:b", "1")), k.CustomerScope("a:b")},
 		{"Scope of a record", k.Scope(k.OrderRecord("5")), ""},
-		{"GenCustomer", k.GenCustomer(k.CustomerScope("10001")), "v1:gen:c:10001"},
-		{"Written all", k.Written(""), "v1:n:all"},
-		{"Lock", k.Lock("v1:x"), "v1:lock:v1:x"},
+		{"GenCustomer", k.GenCustomer(k.CustomerScope("10001")), "v2:gen:c:10001"},
+		{"Counted", k.Counted(), "v2:n:"},
+		{"Lock", k.Lock("v2:x"), "v2:lock:v2:x"},
+		{"Lock of several", k.Lock("v2:x", "v2:y")[:13], "v2:lock:many:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,19 +1,12 @@
 package handlers_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
+
+	"github.com/vendre-extend/gateway/cache"
 )
-
-// nopStore caches nothing, so every request is a cold read.
-type nopStore struct{}
-
-func (nopStore) Get(context.Context, string) ([]byte, bool, error)        { return nil, false, nil }
-func (nopStore) Set(context.Context, string, []byte, time.Duration) error { return nil }
-func (nopStore) DeletePrefix(context.Context, string) (int, error)        { return 0, nil }
 
 // BenchmarkCachedOrder: one order read through the whole echo stack
 // (auth, routing, logging, parameter checks) served from the cache.
@@ -55,7 +48,7 @@ func benchHits(b *testing.B, target func(ev *env) string) {
 // BenchmarkColdOrder: one order read with nothing cached: the ERP client
 // over HTTP to the simulated ERP, mapping, encoding and schema check.
 func BenchmarkColdOrder(b *testing.B) {
-	ev := newEnv(b, withStore(nopStore{}, nil))
+	ev := newEnv(b, withMemory(cache.NewMemory(1))) // caches nothing: every request is cold
 	target := "/v1/orders/" + ev.sim.Cases().MultiVATOrder + "?customer_no=10001"
 	req := httptest.NewRequest(http.MethodGet, target, nil)
 	req.Header.Set("X-Api-Key", testKey)
@@ -72,7 +65,7 @@ func BenchmarkColdOrder(b *testing.B) {
 // BenchmarkColdOrderList: a 25-row list with nothing cached: one list call
 // and 25 record calls (bounded concurrency).
 func BenchmarkColdOrderList(b *testing.B) {
-	ev := newEnv(b, withStore(nopStore{}, nil))
+	ev := newEnv(b, withMemory(cache.NewMemory(1))) // caches nothing: every request is cold
 	req := httptest.NewRequest(http.MethodGet, "/v1/orders?customer_no=10001&from=2025-01-01", nil)
 	req.Header.Set("X-Api-Key", testKey)
 	b.ReportAllocs()

@@ -53,9 +53,6 @@ func TestBOLA(t *testing.T) {
 				opts = append(opts, withRedis())
 			}
 			ev := newEnv(t, opts...)
-			if store == "redis" && ev.store == nil {
-				t.Skip("no Redis")
-			}
 			a, b := extendsim.CustomerShowcase, extendsim.CustomerOther
 			secretsOfB := map[string]bool{b: true}
 			for _, n := range ev.sim.OrderNumbers(b) {

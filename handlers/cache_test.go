@@ -3,12 +3,9 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,7 +43,7 @@ type cluster struct {
 type replica struct {
 	e     *echo.Echo
 	svc   *pull.Service
-	local *cache.Memory
+	cache *cache.Cache
 }
 
 // newCluster starts n replicas on rdb (nil: the test Redis, cachetest)
@@ -74,18 +71,16 @@ func newCluster(t testing.TB, n int, rdb *redis.Client, prefix string) *cluster 
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := cache.NewRedis(rdb, prefix)
-		local := cache.NewMemory(16 << 20)
-		svc := pull.New(client, r, set, mapper, doclink.New(doclink.DeriveKey(secret), "https://gw.example.test", clk.Now), pull.Config{
-			TTLList: time.Minute, TTLDetail: 5 * time.Minute, StaleFor: 24 * time.Hour, Budget: 2 * time.Second,
-			Now: clk.Now, Local: local,
-		}, nil)
+		engine := cache.New(cache.Config{Memory: cache.NewMemory(16 << 20), Redis: cache.NewRedis(rdb, prefix),
+			StaleFor: staleFor, Budget: 2 * time.Second, Now: clk.Now})
+		svc := pull.New(client, engine, set, mapper, doclink.New(doclink.DeriveKey(secret), "https://gw.example.test", clk.Now),
+			pull.Config{TTLList: ttlList, TTLDetail: ttlDetail, Budget: 2 * time.Second, Now: clk.Now}, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { svc.Run(ctx); close(done) }()
+		go func() { engine.Run(ctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
-		e := handlers.New(handlers.Deps{Pull: svc, Redis: r, APIKeys: []string{testKey}, AdminToken: testAdmin, Location: loc, Now: clk.Now})
-		c.replicas = append(c.replicas, &replica{e: e, svc: svc, local: local})
+		e := handlers.New(handlers.Deps{Pull: svc, Redis: engine, APIKeys: []string{testKey}, AdminToken: testAdmin, Location: loc, Now: clk.Now})
+		c.replicas = append(c.replicas, &replica{e: e, svc: svc, cache: engine})
 	}
 	return c
 }
@@ -269,8 +264,8 @@ func TestReplicaFlush(t *testing.T) {
 	})
 }
 
-// TestReplicaMissedNotice: a flush whose notice never came (here: the
-// generation bumped in Redis behind the replicas' backs) still reaches
+// TestReplicaMissedNotice: a flush whose notice never came (here: a
+// generation replaced in Redis behind the replicas' backs) still reaches
 // every in-process tier within about a second.
 func TestReplicaMissedNotice(t *testing.T) {
 	c := newCluster(t, 1, nil, "")
@@ -282,7 +277,7 @@ func TestReplicaMissedNotice(t *testing.T) {
 	}
 	var k cache.Keys
 	ctx := context.Background()
-	c.rdb.Incr(ctx, c.prefix+k.GenCustomer(k.CustomerScope("10001")))
+	c.rdb.Set(ctx, c.prefix+k.GenCustomer(k.CustomerScope("10001")), "abc", 0)
 	c.rdb.Incr(ctx, c.prefix+k.GenSeq())
 	took := waitFor(t, 2500*time.Millisecond, "the replica notices the silent flush", func() bool {
 		return r.get(t, target).Header().Get("X-Cache") == "MISS"
@@ -300,7 +295,13 @@ func TestHitCostsNoRedisCall(t *testing.T) {
 	r := c.replicas[0]
 	target := "/v1/orders/" + c.sim.Cases().MultiVATOrder + "?customer_no=10001"
 	r.get(t, target)
-	r.get(t, target)
+	// Once the replica's listener is up, its table of generations stands
+	// for Redis.
+	waitFor(t, 2*time.Second, "a hit without a Redis call", func() bool {
+		before := cmds.Load()
+		r.get(t, target)
+		return cmds.Load() == before
+	})
 	before := cmds.Load()
 	for range 100 {
 		if rec := r.get(t, target); rec.Header().Get("X-Cache") != "HIT" {
@@ -359,16 +360,13 @@ func TestListRefreshReusesRecords(t *testing.T) {
 // with a 500; /readyz names Redis; and once Redis is back it is used
 // again without a restart.
 func TestRedisOutage(t *testing.T) {
-	srv := startRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.addr, DialTimeout: 200 * time.Millisecond,
-		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
-	t.Cleanup(func() { rdb.Close() })
-	c := newCluster(t, 2, rdb, "outage:")
+	srv := cachetest.StartServer(t)
+	c := newCluster(t, 2, srv.Client(t), "outage:")
 	a, b := c.replicas[0], c.replicas[1]
 	warm := "/v1/orders/" + c.sim.Cases().DeliveredOrder + "?customer_no=10001"
 	a.get(t, warm)
 
-	srv.stop(t)
+	srv.Stop(t)
 	if rec := a.get(t, warm); rec.Code != 200 || rec.Header().Get("Cache-Status") != "gateway; hit; ttl=300; detail=memory" {
 		t.Errorf("warm key with Redis down = %d %q, want 200 and a hit from memory", rec.Code, rec.Header().Get("Cache-Status"))
 	}
@@ -395,7 +393,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("flush with Redis down = %d %s, want 503", n.Code, n.Body)
 	}
 
-	srv.start(t)
+	srv.Start(t)
 	page := 0
 	took := waitFor(t, 3*time.Second, "Redis used again", func() bool {
 		// A new key each time: what A stores in Redis, B finds there.
@@ -408,67 +406,6 @@ func TestRedisOutage(t *testing.T) {
 	if rec := do(a.e, http.MethodGet, "/readyz", nil); rec.Code != 200 {
 		t.Errorf("readyz after Redis came back = %d %s", rec.Code, rec.Body)
 	}
-}
-
-// redisServer is a throwaway redis-server child process on a fixed port.
-type redisServer struct {
-	addr string
-	port int
-	cmd  *exec.Cmd
-}
-
-// startRedis starts redis-server on a free port, without persistence. It
-// skips the test when redis-server is not installed, unless
-// REQUIRE_REDIS=1.
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("REQUIRE_REDIS") == "1" {
-			t.Fatal("REQUIRE_REDIS=1 but redis-server is not installed")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &redisServer{addr: fmt.Sprintf("127.0.0.1:%d", port), port: port}
-	s.start(t)
-	t.Cleanup(func() {
-		if s.cmd != nil {
-			s.stop(t)
-		}
-	})
-	return s
-}
-
-func (s *redisServer) start(t *testing.T) {
-	t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not start", s.addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) stop(t *testing.T) {
-	t.Helper()
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
-	s.cmd = nil
 }
 
 // do sends a request through e.
@@ -498,6 +435,52 @@ func BenchmarkTwoTierHit(b *testing.B) {
 		r.e.ServeHTTP(rec, req)
 		if rec.Code != 200 || rec.Header().Get("X-Cache") != "HIT" {
 			b.Fatalf("status %d X-Cache %q", rec.Code, rec.Header().Get("X-Cache"))
+		}
+	}
+}
+
+// TestWebhookRefreshAcrossDataLoss: an order changes in the ERP while Redis
+// loses its data (a restart without persistence), and its webhook is
+// applied on one replica after the loss: both replicas show the change, in
+// the order and in the list.
+func TestWebhookRefreshAcrossDataLoss(t *testing.T) {
+	srv := cachetest.StartServer(t)
+	c := newCluster(t, 2, srv.Client(t), "")
+	a, b := c.replicas[0], c.replicas[1]
+	list := "/v1/orders?customer_no=10001"
+	rows := decode[api.OrderList](t, a.get(t, list)).Orders
+	if len(rows) == 0 {
+		t.Fatal("no orders listed")
+	}
+	n := rows[0].ID
+	detail := "/v1/orders/" + n + "?customer_no=10001"
+	// A refresh before, so that the answers carry a generation other than
+	// the first: counters restarting at 0 would reach it again.
+	if err := a.svc.OrderChanged(ctx(), n); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{list, detail} {
+		for _, r := range c.replicas {
+			waitFor(t, 2*time.Second, "a replica holds "+target, func() bool {
+				return strings.HasSuffix(r.get(t, target).Header().Get("Cache-Status"), "detail=memory")
+			})
+		}
+	}
+
+	o, _ := c.sim.Order(n)
+	o.YourReference = "changed during the loss"
+	o.ChangedAt = c.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	c.sim.SetOrder(o)
+	srv.Restart(t)
+	if err := a.svc.OrderChanged(ctx(), n); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range []*replica{a, b} {
+		if got := decode[api.Order](t, r.get(t, detail)).Reference; got != o.YourReference {
+			t.Errorf("replica %d: order reference %q, want %q", i, got, o.YourReference)
+		}
+		if got := decode[api.OrderList](t, r.get(t, list)).Orders[0].Reference; got != o.YourReference {
+			t.Errorf("replica %d: list reference %q, want %q", i, got, o.YourReference)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/cache/cachetest"
 	"github.com/vendre-extend/gateway/erp/extendsim"
+	"github.com/vendre-extend/gateway/erpguard"
 )
 
 // expectError checks an error answer's status and code.
@@ -144,7 +145,9 @@ func TestRecordReuse(t *testing.T) {
 	ev.clock.Advance(2 * time.Minute)
 	ev.sim.Touch(list.Orders[1].ID)
 	ev.sim.ResetCalls()
-	ev.store.DeletePrefix(ctx(), cache.Keys{}.CustomerPrefix("10001"))
+	if _, err := ev.svc.FlushCustomer(ctx(), "10001"); err != nil {
+		t.Fatal(err)
+	}
 	if rec := ev.get(t, target); rec.Code != 200 {
 		t.Fatalf("refresh = %d", rec.Code)
 	}
@@ -153,19 +156,27 @@ func TestRecordReuse(t *testing.T) {
 	}
 }
 
+// TestReadyzERPDown: with the ERP failing, its circuit opens and /readyz
+// names the ERP; once the ERP is back, the next request after the
+// circuit's pause (erpguard.DefaultOpenFor) closes it, and /readyz is 200.
 func TestReadyzERPDown(t *testing.T) {
-	ev := newEnv(t, withBudget(200*time.Millisecond))
+	ev := newEnv(t, withGuard(), withBudget(200*time.Millisecond))
 	ev.sim.SetFailing(http.StatusServiceUnavailable)
 	for i := 0; i < 3; i++ {
 		ev.get(t, "/v1/orders?customer_no=10001&page="+string(rune('1'+i)))
-		ev.clock.Advance(3 * time.Second)
 	}
 	rec := ev.do(t, "GET", "/readyz", nil)
 	if rec.Code != 503 || decode[api.Health](t, rec).Checks["erp"] != "down" {
 		t.Errorf("readyz with ERP down = %d %s, want 503 naming erp", rec.Code, rec.Body)
 	}
 	ev.sim.ResetFaults()
-	ev.get(t, "/v1/orders?customer_no=10001")
+	deadline := time.Now().Add(erpguard.DefaultOpenFor + 5*time.Second)
+	for ev.get(t, "/v1/orders?customer_no=10001").Code != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the ERP is back, but requests still fail")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if rec := ev.do(t, "GET", "/readyz", nil); rec.Code != 200 {
 		t.Errorf("readyz after recovery = %d %s, want 200", rec.Code, rec.Body)
 	}
@@ -175,7 +186,7 @@ func TestReadyzERPDown(t *testing.T) {
 // cached.
 func TestSharedRedis(t *testing.T) {
 	a := newEnv(t, withRedis())
-	b := newEnv(t, withStore(a.store, nil))
+	b := newEnv(t, withShared(a.redis))
 	target := "/v1/invoices/" + a.sim.Cases().TwoOrdersInvoice + "?customer_no=10001"
 	if got := a.get(t, target).Header().Get("X-Cache"); got != "MISS" {
 		t.Fatalf("replica a X-Cache = %q, want MISS", got)
@@ -196,7 +207,7 @@ func TestRedisDown(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
 	r := cache.NewRedis(rdb, "")
-	ev := newEnv(t, withStore(r, r))
+	ev := newEnv(t, withShared(r))
 	rec := ev.get(t, "/v1/orders?customer_no=10001")
 	if rec.Code != 200 || rec.Header().Get("X-Cache") != "MISS" {
 		t.Errorf("with Redis down = %d X-Cache %q, want 200 MISS", rec.Code, rec.Header().Get("X-Cache"))

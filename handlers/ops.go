@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,21 +13,21 @@ func (h *handler) healthz(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, api.Health{Status: "ok"})
 }
 
-// readyz answers the readiness probe: 200 when Redis (if configured)
-// answers and the ERP is not known to be down, else 503 naming the part.
+// readyz answers the readiness probe: 200 when Redis (if configured) is
+// not down and the ERP is not known to be down (its circuit is open), else
+// 503 naming the part. Both notions are the ones the status page and the
+// metrics show.
 func (h *handler) readyz(c echo.Context) error {
 	checks := map[string]string{"erp": "ok"}
 	ready := true
 	if h.d.Redis != nil {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
-		defer cancel()
 		checks["redis"] = "ok"
-		if err := h.d.Redis.Ping(ctx); err != nil {
+		if h.d.Redis.RedisDown() {
 			checks["redis"] = "down"
 			ready = false
 		}
 	}
-	if down := h.d.ERPDown; (down != nil && down()) || (down == nil && h.d.Pull.ERPDown()) {
+	if h.d.ERP != nil && h.d.ERP.Open() {
 		checks["erp"] = "down"
 		ready = false
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/pull"
 )
 
@@ -99,7 +100,7 @@ func (h *handler) document(c echo.Context) error {
 	}
 	defer doc.Body.Close()
 	hd := c.Response().Header()
-	hd.Set("X-Cache", pull.Miss)
+	hd.Set("X-Cache", cache.Miss)
 	hd.Set("Cache-Control", "private, no-store")
 	hd.Set("Content-Disposition", "inline")
 	hd.Set("X-Content-Type-Options", "nosniff")
@@ -118,7 +119,7 @@ func writeAnswer(c echo.Context, a pull.Answer, err error) error {
 		return err
 	}
 	hd := c.Response().Header()
-	hd.Set("X-Cache", a.Cache)
+	hd.Set("X-Cache", a.Result)
 	hd.Set("Cache-Status", cacheStatus(a))
 	hd.Set("Cache-Control", "private, no-store")
 	if a.Age > 0 {
@@ -139,8 +140,8 @@ func writeAnswer(c echo.Context, a pull.Answer, err error) error {
 func cacheStatus(a pull.Answer) string {
 	b := make([]byte, 0, 72)
 	b = append(b, "gateway; "...)
-	switch a.Cache {
-	case pull.Hit, pull.Stale:
+	switch a.Result {
+	case cache.Hit, cache.Stale:
 		secs := int64(a.TTL / time.Second)
 		if a.TTL < 0 && a.TTL%time.Second != 0 {
 			secs-- // stale by a fraction of a second is stale

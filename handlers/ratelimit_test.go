@@ -124,16 +124,21 @@ func TestCallerLimits(t *testing.T) {
 	}
 }
 
-// TestReadyzFollowsTheBreaker: with Deps.ERPDown set, /readyz asks it.
+// breaker is a handlers.Breaker whose state the test sets.
+type breaker struct{ open bool }
+
+func (b *breaker) Open() bool { return b.open }
+
+// TestReadyzFollowsTheBreaker: /readyz asks the ERP's breaker.
 func TestReadyzFollowsTheBreaker(t *testing.T) {
 	ev := newEnv(t)
-	open := false
-	e := handlers.New(handlers.Deps{Pull: ev.svc, ERPDown: func() bool { return open }})
+	b := &breaker{}
+	e := handlers.New(handlers.Deps{Pull: ev.svc, ERP: b})
 	for _, tt := range []struct {
 		open bool
 		want int
 	}{{false, 200}, {true, 503}, {false, 200}} {
-		open = tt.open
+		b.open = tt.open
 		code, _, body := serve(e, "/readyz", "")
 		if code != tt.want {
 			t.Errorf("circuit open=%v: /readyz = %d, want %d: %s", tt.open, code, tt.want, body)

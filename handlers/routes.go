@@ -26,20 +26,33 @@ type Puller interface {
 	InvoiceList(ctx context.Context, customerNo string, q pull.ListQuery) (pull.Answer, error)
 	Invoice(ctx context.Context, customerNo, id string) (pull.Answer, error)
 	Document(ctx context.Context, token string) (*erp.Document, error)
-	ERPDown() bool
 	FlushCustomer(ctx context.Context, customerNo string) (int, error)
 	FlushAll(ctx context.Context) (int, error)
 }
 
-// Pinger checks a dependency (Redis) for readiness.
-type Pinger interface {
-	Ping(ctx context.Context) error
+// Breaker is the ERP's circuit breaker (*erpguard.Guard), the gateway's one
+// notion of the ERP being down: Open reports whether every recent call
+// failed and the ERP is left alone until a probe gets through.
+type Breaker interface {
+	Open() bool
+}
+
+// RedisHealth is the gateway's one notion of Redis being down
+// (*cache.Cache): RedisDown reports whether Redis failed to answer and has
+// not answered since.
+type RedisHealth interface {
+	RedisDown() bool
 }
 
 // Deps is what the handlers are built from.
 type Deps struct {
-	Pull       Puller
-	Redis      Pinger // nil: no Redis configured
+	Pull Puller
+	// ERP says whether the ERP is down, for /readyz and the status page;
+	// nil: never known to be down.
+	ERP Breaker
+	// Redis says whether Redis is down, for /readyz and the status page;
+	// nil: no Redis configured.
+	Redis      RedisHealth
 	APIKeys    []string
 	Shape      ShapeConfig // where Vendre's calls carry their key and parameters
 	AdminToken string      // "": admin endpoints answer 404
@@ -49,9 +62,6 @@ type Deps struct {
 	Metrics    http.Handler     // nil: /metrics answers 404
 	Extended   Extended         // nil: the extended calls answer 404
 
-	// ERPDown, when set, is what /readyz asks instead of Pull.ERPDown:
-	// the circuit breaker's Open (erpguard).
-	ERPDown func() bool
 	// KeyLimit and CustomerLimit limit the requests of each API key and
 	// each customer (RateLimit); nil: no limit.
 	KeyLimit, CustomerLimit RateLimiter

@@ -20,6 +20,7 @@ import (
 	"github.com/vendre-extend/gateway/doclink"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/erp/extendsim"
+	"github.com/vendre-extend/gateway/erpguard"
 	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/mapping"
 	"github.com/vendre-extend/gateway/pull"
@@ -37,14 +38,16 @@ const (
 	secret    = "erp-secret"
 )
 
-// env is a gateway wired as in production: the real router, pull service,
-// ERP client (over HTTP to a simulated Extend Commerce), mapping, schemas
-// and a real cache store.
+// env is a gateway wired as in production: the real router, cache engine,
+// pull service, ERP client (over HTTP to a simulated Extend Commerce),
+// mapping and schemas.
 type env struct {
 	e     *echo.Echo
 	sim   *extendsim.Server
 	svc   *pull.Service
-	store storeFlusher
+	cache *cache.Cache
+	redis *cache.Redis    // nil: Memory alone
+	guard *erpguard.Guard // nil unless withGuard
 	links *doclink.Signer
 	now   time.Time // the start of the test's clock
 	clock *clock
@@ -72,25 +75,26 @@ func (c *clock) Advance(d time.Duration) {
 
 type envOption func(*envConfig)
 
-type storeFlusher = pull.Store
+// withShared makes the env a replica of another env, sharing its Redis r,
+// or one on a Redis of the test's own.
+func withShared(r *cache.Redis) envOption { return func(c *envConfig) { c.shared = r } }
 
-// withStore makes the env cache in store (e.g. another env's, as a second
-// replica would); pinger, if not nil, is its readiness check.
-func withStore(store storeFlusher, pinger handlers.Pinger) envOption {
-	return func(c *envConfig) { c.store, c.pinger = store, pinger }
-}
+// withMemory makes the env cache in m alone (cache.NewMemory(1) caches
+// nothing).
+func withMemory(m *cache.Memory) envOption { return func(c *envConfig) { c.memory = m } }
 
 // withBudget sets the ERP budget of one request (EXTEND_TIMEOUT).
-func withBudget(d time.Duration) envOption { return func(c *envConfig) { c.pull.Budget = d } }
+func withBudget(d time.Duration) envOption { return func(c *envConfig) { c.budget = d } }
 
 type envConfig struct {
 	erpWrap  func(http.Handler) http.Handler
 	shape    handlers.ShapeConfig
+	guard    bool
 	redis    bool
-	store    storeFlusher
-	pull     pull.Config
+	shared   *cache.Redis
+	memory   *cache.Memory
+	budget   time.Duration
 	validate pull.Validator
-	pinger   handlers.Pinger
 }
 
 // withERP puts wrap in front of the simulated ERP (to bend its answers).
@@ -102,21 +106,34 @@ func withERP(wrap func(http.Handler) http.Handler) envOption {
 // (VENDRE_KEY_HEADER, VENDRE_PARAM_ALIASES).
 func withShape(s handlers.ShapeConfig) envOption { return func(c *envConfig) { c.shape = s } }
 
-// withRedis makes the env cache in a real Redis (cachetest).
+// withGuard sends the env's ERP calls through the ERP's guard
+// (erpguard, at its defaults), as production does: its circuit is what
+// /readyz and the status page read.
+func withGuard() envOption { return func(c *envConfig) { c.guard = true } }
+
+// withRedis makes the env cache in a real Redis (cachetest) behind its
+// Memory tier, as production does with REDIS_URL.
 func withRedis() envOption { return func(c *envConfig) { c.redis = true } }
 
 // withValidator replaces the schema check.
 func withValidator(v pull.Validator) envOption { return func(c *envConfig) { c.validate = v } }
 
+// The settings of every env: the defaults of CACHE_TTL_LIST,
+// CACHE_TTL_DETAIL and CACHE_STALE_FOR.
+const (
+	ttlList   = time.Minute
+	ttlDetail = 5 * time.Minute
+	staleFor  = 24 * time.Hour
+)
+
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	cfg := envConfig{pull: pull.Config{TTLList: time.Minute, TTLDetail: 5 * time.Minute, StaleFor: 24 * time.Hour, Budget: 2 * time.Second}}
+	cfg := envConfig{budget: 2 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	clk := &clock{t: testNow}
 	clock := clk.Now
-	cfg.pull.Now = clock
 	sim := extendsim.New(extendsim.Options{ClientID: "gw", ClientSecret: secret, Now: clock, Customers: 5})
 	var erpHandler http.Handler = sim
 	if cfg.erpWrap != nil {
@@ -124,7 +141,13 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	ts := httptest.NewServer(erpHandler)
 	t.Cleanup(ts.Close)
-	client, err := erp.New(erp.Config{BaseURL: ts.URL, ClientID: "gw", ClientSecret: secret, CallTimeout: time.Second, MaxRetries: 1})
+	ecfg := erp.Config{BaseURL: ts.URL, ClientID: "gw", ClientSecret: secret, CallTimeout: time.Second, MaxRetries: 1}
+	var guard *erpguard.Guard
+	if cfg.guard {
+		guard = erpguard.New(http.DefaultTransport, erpguard.Config{})
+		ecfg.HTTPClient = &http.Client{Transport: guard}
+	}
+	client, err := erp.New(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,30 +160,41 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &env{sim: sim, now: testNow, clock: clk}
-	redisPing := cfg.pinger
-	switch {
-	case cfg.store != nil:
-		ev.store = cfg.store
-	case cfg.redis:
+	ev := &env{sim: sim, now: testNow, clock: clk, guard: guard, redis: cfg.shared}
+	if cfg.redis && ev.redis == nil {
 		rdb, prefix := cachetest.Redis(t)
-		r := cache.NewRedis(rdb, prefix)
-		ev.store, redisPing = r, r
-	default:
-		ev.store = cache.NewMemory(32 << 20)
+		ev.redis = cache.NewRedis(rdb, prefix)
+	}
+	mem := cfg.memory
+	if mem == nil {
+		mem = cache.NewMemory(32 << 20)
+	}
+	ev.cache = cache.New(cache.Config{Memory: mem, Redis: ev.redis, StaleFor: staleFor, Budget: cfg.budget, Now: clock})
+	if ev.redis != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { ev.cache.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
 	}
 	var v pull.Validator = set
 	if cfg.validate != nil {
 		v = cfg.validate
 	}
 	ev.links = doclink.New(doclink.DeriveKey(secret), "https://gw.example.test", clock)
-	ev.svc = pull.New(client, ev.store, v, mapper, ev.links, cfg.pull, nil)
-	ev.e = handlers.New(handlers.Deps{
-		Pull: ev.svc, Redis: redisPing,
+	ev.svc = pull.New(client, ev.cache, v, mapper, ev.links, pull.Config{TTLList: ttlList, TTLDetail: ttlDetail, Budget: cfg.budget, Now: clock}, nil)
+	deps := handlers.Deps{
+		Pull:    ev.svc,
 		APIKeys: []string{"other-key", testKey}, AdminToken: testAdmin, Shape: cfg.shape,
 		Location: loc, Now: clock,
 		Extended: ev.svc,
-	})
+	}
+	if ev.redis != nil {
+		deps.Redis = ev.cache
+	}
+	if guard != nil {
+		deps.ERP = guard
+	}
+	ev.e = handlers.New(deps)
 	return ev
 }
 

@@ -11,16 +11,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/vendre-extend/gateway/pull"
+	"github.com/vendre-extend/gateway/cache"
 )
 
 // StatusSources feed the admin status page (GET /admin/). Each may be nil;
 // the page then says so.
 type StatusSources struct {
-	// CircuitOpen reports whether the ERP circuit breaker is open.
-	CircuitOpen func() bool
-	// CacheStats are the pull service's counters since start.
-	CacheStats func() *pull.Stats
+	// CacheStats are the cache's counters since start.
+	CacheStats func() *cache.Stats
 	// Pushers reports every pusher's state.
 	Pushers func(ctx context.Context) []PusherStatus
 	// Errors holds the latest error-level log records.
@@ -44,13 +42,12 @@ var statusPage = template.Must(template.New("status").Parse(statusHTML))
 
 // statusView is what status.html renders.
 type statusView struct {
-	Now                       time.Time
-	ERPDown                   bool
-	CircuitKnown, CircuitOpen bool
-	Redis                     string // "": not configured; "ok"; or what failed
-	Cache                     *cacheView
-	Pushers                   []PusherStatus
-	Errors                    []LoggedError
+	Now     time.Time
+	ERP     string // "": not known; "ok" or "down"
+	Redis   string // "": not configured; "ok" or "down"
+	Cache   *cacheView
+	Pushers []PusherStatus
+	Errors  []LoggedError
 }
 
 type cacheView struct {
@@ -63,17 +60,12 @@ type cacheView struct {
 func (h *handler) status(c echo.Context) error {
 	ctx := c.Request().Context()
 	src := h.d.Status
-	v := statusView{Now: h.d.Now().In(h.d.Location), ERPDown: h.d.Pull.ERPDown()}
-	if src.CircuitOpen != nil {
-		v.CircuitKnown, v.CircuitOpen = true, src.CircuitOpen()
+	v := statusView{Now: h.d.Now().In(h.d.Location)}
+	if h.d.ERP != nil {
+		v.ERP = upDown(h.d.ERP.Open())
 	}
 	if h.d.Redis != nil {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		v.Redis = "ok"
-		if err := h.d.Redis.Ping(pctx); err != nil {
-			v.Redis = "down"
-		}
-		cancel()
+		v.Redis = upDown(h.d.Redis.RedisDown())
 	}
 	if src.CacheStats != nil {
 		s := src.CacheStats()
@@ -99,4 +91,12 @@ func (h *handler) status(c echo.Context) error {
 	hd.Set(echo.HeaderContentSecurityPolicy, "default-src 'none'; style-src 'unsafe-inline'")
 	hd.Set(echo.HeaderXFrameOptions, "DENY")
 	return c.HTMLBlob(http.StatusOK, buf.Bytes())
+}
+
+// upDown names a part's state on the status page.
+func upDown(down bool) string {
+	if down {
+		return "down"
+	}
+	return "ok"
 }

@@ -21,11 +21,11 @@ import (
 )
 
 // statusEnv is a gateway whose admin status page has every source: the
-// pull service's counters, a circuit, two pushers and an error log holding
+// cache's counters, the ERP's circuit, two pushers and an error log holding
 // one 5xx and one error with HTML in it.
 func statusEnv(t *testing.T) (*env, *echo.Echo) {
 	t.Helper()
-	ev := newEnv(t)
+	ev := newEnv(t, withGuard())
 	errs := handlers.NewErrorLog(10)
 	log := slog.New(errs.Handler(slog.DiscardHandler))
 	log.Info("not kept")
@@ -33,10 +33,9 @@ func statusEnv(t *testing.T) (*env, *echo.Echo) {
 		"err", errors.New("pull: answer fails its schema: /rows/0/price"), "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")
 	log.With("pusher", "orders").Error("batch failed", "err", errors.New(`shop said <script>alert("x")</script>`))
 	e := handlers.New(handlers.Deps{
-		Pull: ev.svc, APIKeys: []string{testKey}, AdminToken: testAdmin, Now: ev.clock.Now, Logger: log,
+		Pull: ev.svc, ERP: ev.guard, APIKeys: []string{testKey}, AdminToken: testAdmin, Now: ev.clock.Now, Logger: log,
 		Status: handlers.StatusSources{
-			CircuitOpen: func() bool { return false },
-			CacheStats:  ev.svc.Stats,
+			CacheStats: ev.svc.Stats,
 			Pushers: func(context.Context) []handlers.PusherStatus {
 				return []handlers.PusherStatus{
 					{Name: "stock", State: "running", Backlog: 12, LastSuccess: ev.now.Add(-time.Minute)},
@@ -86,7 +85,7 @@ func TestStatusPage(t *testing.T) {
 			}
 			body := rec.Body.String()
 			for _, want := range []string{
-				`id="erp"`, "reachable", "closed",
+				`id="erp"`, "reachable", "circuit closed",
 				`id="cache"`, "33.3 %", // 1 hit of 3
 				`id="pushers"`, "stock", "orders", `<span class="bad">2</span>`,
 				`id="errors"`, "request failed", "status=502", "trace_id=4bf92f3577b34da6a3ce929d0e0e4736",

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vendre-extend/gateway/api"
+	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/schemas"
 )
@@ -14,7 +15,7 @@ import (
 // OrderList answers GET /v1/orders.
 func (s *Service) OrderList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
 	key := keys.OrderList(customerNo, q.From, q.To, q.Page, q.PerPage)
-	return s.serve(ctx, "orders", key, s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
+	return s.serve(ctx, s.kinds.orders, key, func(ctx context.Context) ([]byte, error) {
 		page, err := s.erp.OrderHeaders(ctx, erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, Page: q.Page, PageSize: q.PerPage})
 		if err != nil && !errors.Is(err, erp.ErrNotFound) {
 			return nil, err
@@ -39,7 +40,7 @@ func (s *Service) OrderList(ctx context.Context, customerNo string, q ListQuery)
 // Order answers GET /v1/orders/{id}. It returns ErrNotFound for an order
 // that is missing or belongs to another customer.
 func (s *Service) Order(ctx context.Context, customerNo, id string) (Answer, error) {
-	return s.serve(ctx, "order", keys.Order(customerNo, id), s.cfg.TTLDetail, func(ctx context.Context) ([]byte, error) {
+	return s.serve(ctx, s.kinds.order, keys.Order(customerNo, id), func(ctx context.Context) ([]byte, error) {
 		o, err := s.erp.Order(ctx, id)
 		if err != nil {
 			return nil, err
@@ -55,7 +56,7 @@ func (s *Service) Order(ctx context.Context, customerNo, id string) (Answer, err
 // InvoiceList answers GET /v1/invoices.
 func (s *Service) InvoiceList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
 	key := keys.InvoiceList(customerNo, q.From, q.To, q.Page, q.PerPage)
-	return s.serve(ctx, "invoices", key, s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
+	return s.serve(ctx, s.kinds.invoices, key, func(ctx context.Context) ([]byte, error) {
 		page, err := s.erp.InvoiceHeaders(ctx, erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, Page: q.Page, PageSize: q.PerPage})
 		if err != nil && !errors.Is(err, erp.ErrNotFound) {
 			return nil, err
@@ -80,7 +81,7 @@ func (s *Service) InvoiceList(ctx context.Context, customerNo string, q ListQuer
 // Invoice answers GET /v1/invoices/{id}. It returns ErrNotFound for an
 // invoice that is missing or belongs to another customer.
 func (s *Service) Invoice(ctx context.Context, customerNo, id string) (Answer, error) {
-	return s.serve(ctx, "invoice", keys.Invoice(customerNo, id), s.cfg.TTLDetail, func(ctx context.Context) ([]byte, error) {
+	return s.serve(ctx, s.kinds.invoice, keys.Invoice(customerNo, id), func(ctx context.Context) ([]byte, error) {
 		inv, err := s.erp.Invoice(ctx, id)
 		if err != nil {
 			return nil, err
@@ -90,7 +91,7 @@ func (s *Service) Invoice(ctx context.Context, customerNo, id string) (Answer, e
 			return nil, ErrNotFound
 		}
 		// The link must outlive every copy of this answer, stale ones too.
-		expires := s.now().Add(s.cfg.TTLDetail + s.cfg.StaleFor + time.Hour)
+		expires := s.now().Add(s.cache.Lifetime(s.kinds.invoice) + time.Hour)
 		return s.encode(schemas.Invoice, s.mapper.Invoice(inv, s.links.Link(customerNo, inv.InvoiceNumber, expires)))
 	})
 }
@@ -107,7 +108,6 @@ func (s *Service) Document(ctx context.Context, token string) (*erp.Document, er
 	inv, err := s.erp.Invoice(ctx, invoiceNo)
 	if err != nil {
 		cancel()
-		s.health.observe(err, s.now())
 		return nil, fmt.Errorf("pull: document %s: %w", invoiceNo, err)
 	}
 	if inv.CustomerNumber != customerNo {
@@ -115,7 +115,6 @@ func (s *Service) Document(ctx context.Context, token string) (*erp.Document, er
 		return nil, ErrNotFound
 	}
 	doc, err := s.erp.InvoicePDF(ctx, invoiceNo)
-	s.health.observe(err, s.now())
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("pull: document %s: %w", invoiceNo, err)
@@ -125,63 +124,26 @@ func (s *Service) Document(ctx context.Context, token string) (*erp.Document, er
 }
 
 // FlushCustomer makes every cached answer of customerNo fresh on its next
-// read, on every replica, and returns how many cache entries it retired.
-//
-// With a store shared by replicas it costs O(1): it increments the
-// customer's generation in Redis, which every entry key holds, and
-// announces it (pub/sub) to the other replicas' in-process tiers; the
-// count is then the number of distinct answer keys written for the
-// customer since its previous flush (a HyperLogLog estimate, exact for
-// small counts; some may have expired already). Otherwise it deletes the
-// customer's entries and counts them. An error wraps cache.ErrUnavailable
-// when Redis cannot be reached; this replica's in-process copies are gone
-// even then.
+// read, on every replica, and returns how many cache entries it retired
+// (cache.Cache.Flush). An error wraps cache.ErrUnavailable when Redis
+// cannot be reached.
 func (s *Service) FlushCustomer(ctx context.Context, customerNo string) (int, error) {
-	return s.flush(ctx, keys.CustomerScope(customerNo), keys.CustomerPrefix(customerNo))
+	return s.cache.Flush(ctx, cache.Customer(customerNo))
 }
 
 // FlushAll makes every cached answer and record fresh on its next read, on
-// every replica, like FlushCustomer: with a shared store it increments the
-// flush-all generation, never deleting a key (the Redis may be shared with
-// others), and the count is of the distinct keys written since the
-// previous flush-all.
+// every replica, like FlushCustomer.
 func (s *Service) FlushAll(ctx context.Context) (int, error) {
-	return s.flush(ctx, "", keys.AllPrefix())
-}
-
-// flush retires scope ("" for all) or, without a shared store, deletes
-// the entries under prefix.
-func (s *Service) flush(ctx context.Context, scope, prefix string) (int, error) {
-	t := s.tiers
-	if t.shared == nil {
-		return t.DeletePrefix(ctx, prefix)
-	}
-	gen, note := keys.GenCustomer(scope), scope
-	if scope == "" {
-		gen, note = keys.GenAll(), "*"
-	}
-	b, err := t.shared.Bump(ctx, keys.GenAll(), gen, keys.GenSeq(), keys.Written(scope), keys.FlushChannel(), note)
-	if err != nil {
-		if t.local != nil {
-			if scope == "" {
-				t.local.Clear()
-			} else {
-				_, _ = t.local.DeletePrefix(ctx, prefix)
-			}
-		}
-		t.failed("flush", err)
-		return 0, fmt.Errorf("pull: flush: %w", err)
-	}
-	t.gens.apply(scope, b)
-	return int(b.Retired), nil
+	return s.cache.Flush(ctx, cache.All)
 }
 
 // OrderChanged is told that an order changed in the ERP (a webhook): it
 // fetches the order, keeps the new record, and makes its customer's answers
-// fresh on their next read. It returns erp.ErrNotFound for an order the ERP
-// does not have.
+// fresh on their next read. Its ERP call is a refresh (erp.Refresh): a
+// caller waiting on an answer goes first. It returns erp.ErrNotFound for an
+// order the ERP does not have.
 func (s *Service) OrderChanged(ctx context.Context, orderNumber string) error {
-	o, err := s.erp.Order(ctx, orderNumber)
+	o, err := s.erp.Order(erp.WithClass(ctx, erp.Refresh), orderNumber)
 	if err != nil {
 		return fmt.Errorf("pull: order %s changed: %w", orderNumber, err)
 	}
@@ -192,7 +154,7 @@ func (s *Service) OrderChanged(ctx context.Context, orderNumber string) error {
 
 // InvoiceChanged is OrderChanged for an invoice.
 func (s *Service) InvoiceChanged(ctx context.Context, invoiceNumber string) error {
-	inv, err := s.erp.Invoice(ctx, invoiceNumber)
+	inv, err := s.erp.Invoice(erp.WithClass(ctx, erp.Refresh), invoiceNumber)
 	if err != nil {
 		return fmt.Errorf("pull: invoice %s changed: %w", invoiceNumber, err)
 	}

@@ -7,14 +7,11 @@ package pull
 // basic calls (serve). Prices and stock are different: a shop page asks for
 // many products at once, in ever new combinations, so each product's part
 // of the answer is its own cache entry (per customer for prices, shared
-// for stock) and an answer is put together from its parts. The parts that
-// are missing, or past their freshness, are fetched in one ERP call per
-// answer (Extend takes up to 100 products per call), so a page of 50
-// products costs at most one call, and a later page sharing 40 of them asks
-// only for the other 10. Parts follow the same rules as answers: fresh for
-// their TTL, then served while one background refresh runs
-// (stale-while-revalidate, X-Cache: STALE) for CACHE_STALE_FOR; concurrent
-// fetches of the same parts are coalesced.
+// for stock) and an answer is put together from its parts (parts). The
+// parts that are missing, or past their freshness, are fetched in one ERP
+// call per answer (Extend takes up to 100 products per call), so a page of
+// 50 products costs at most one call, and a later page sharing 40 of them
+// asks only for the other 10. The cache treats parts like answers.
 
 import (
 	"cmp"
@@ -24,13 +21,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/vendre-extend/gateway/api"
+	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/schemas"
 )
@@ -52,9 +46,6 @@ const (
 	// creditScanMax bounds how many invoices, newest first, one credit
 	// notes answer examines (CreditInvoiceList).
 	creditScanMax = 1000
-	// partsParallel bounds the concurrent cache reads and writes of one
-	// prices or stock answer.
-	partsParallel = 16
 )
 
 // CatalogERP is what the extended calls need of Extend Commerce besides
@@ -76,7 +67,7 @@ type CatalogERP interface {
 // order; unchanged ones are reused). A customer unknown to the ERP gets
 // [].
 func (s *Service) Backorders(ctx context.Context, customerNo string) (Answer, error) {
-	return s.serve(ctx, "backorders", keys.Backorders(customerNo), s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
+	return s.serve(ctx, s.kinds.backorders, keys.Backorders(customerNo), func(ctx context.Context) ([]byte, error) {
 		q := erp.ListQuery{CustomerNumber: customerNo, From: s.now().UTC().AddDate(0, 0, -backorderDays).Format(time.DateOnly)}
 		hs, err := allHeaders(ctx, s, "orders of "+customerNo, func(h erp.OrderHeader) string { return h.OrderNumber },
 			func(ctx context.Context, page int) (erp.Page[erp.OrderHeader], error) {
@@ -122,7 +113,7 @@ func (s *Service) Backorders(ctx context.Context, customerNo string) (Answer, er
 // more than the page ends with, so a next page is offered.
 func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
 	key := keys.CreditInvoiceList(customerNo, q.From, q.To, q.Page, q.PerPage)
-	return s.serve(ctx, "credit-invoices", key, s.cfg.TTLList, func(ctx context.Context) ([]byte, error) {
+	return s.serve(ctx, s.kinds.creditInvoices, key, func(ctx context.Context) ([]byte, error) {
 		want := max(q.Page, 1)*q.PerPage + 1
 		credits := make([]api.InvoiceRow, 0)
 		seen := map[string]bool{}
@@ -243,7 +234,7 @@ func fetchKept[H, R any](ctx context.Context, hs []H, fetch func(context.Context
 // unknown to the ERP gets [] (like the lists); so does a record that names
 // another customer number.
 func (s *Service) Addresses(ctx context.Context, customerNo string) (Answer, error) {
-	return s.serve(ctx, "addresses", keys.Addresses(customerNo), s.cfg.TTLDetail, func(ctx context.Context) ([]byte, error) {
+	return s.serve(ctx, s.kinds.addresses, keys.Addresses(customerNo), func(ctx context.Context) ([]byte, error) {
 		c, err := s.erp.Customer(ctx, customerNo)
 		switch {
 		case errors.Is(err, erp.ErrNotFound):
@@ -322,10 +313,7 @@ func (s *Service) Prices(ctx context.Context, customerNo string, products []stri
 		}
 		return append(append(b, u...), '}'), nil
 	}
-	return s.serveParts(ctx, partsCall{
-		endpoint: "prices", schema: schemas.Prices, products: products,
-		keyOf: keyOf, fetch: fetch, compose: compose,
-	})
+	return s.parts(ctx, s.kinds.prices, schemas.Prices, products, keyOf, fetch, compose)
 }
 
 // stockRow is one warehouse's balance of a product, as cached.
@@ -370,43 +358,33 @@ func (s *Service) Stock(ctx context.Context, products []string, warehouse string
 		}
 		return json.Marshal(out)
 	}
-	return s.serveParts(ctx, partsCall{
-		endpoint: "stock", schema: schemas.Stock, products: products,
-		keyOf: keys.Stock,
-		fetch: func(ctx context.Context, need []string) (map[string]json.RawMessage, error) {
-			return s.fetchStock(ctx, need)
-		},
-		compose: compose,
-	})
+	return s.parts(ctx, s.kinds.stock, schemas.Stock, products, keys.Stock, s.fetchStock, compose)
 }
 
 // StockChanged is told that a product's balance changed in the ERP (a
 // balance webhook): it reads the product's balances at once (one GET
-// /ProductAvailability call, within the ERP budget) and replaces its cached
-// entry, so the next GET /v1/stock shows the new balance. When the ERP
-// fails, the entry is made stale instead: the next read asks the ERP again
-// and shows the old balance only as STALE. It returns the ERP's error
-// (erp.ErrValidation for a product number that cannot be asked for).
+// /ProductAvailability call, a refresh within the ERP budget) and replaces
+// its cached entry, so the next GET /v1/stock shows the new balance. When
+// the ERP fails, the entry is made stale instead: the next read asks the
+// ERP again and shows the old balance only as STALE. It returns the ERP's
+// error (erp.ErrValidation for a product number that cannot be asked for).
 //
 // A stock answer being built while the webhook is handled may still write
 // the balance it read before; that entry lives at most CACHE_TTL_LIST.
 func (s *Service) StockChanged(ctx context.Context, productNumber string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Budget)
+	ctx, cancel := context.WithTimeout(erp.WithClass(ctx, erp.Refresh), s.cfg.Budget)
 	defer cancel()
 	key := keys.Stock(productNumber)
 	got, err := s.fetchStock(ctx, []string{productNumber})
-	s.health.observe(err, s.now())
 	if err != nil {
-		if ent, ok := s.lookup(ctx, key); ok {
-			_ = s.setPart(ctx, key, ent.body, s.now().Add(-s.cfg.TTLList))
-		}
+		s.cache.Expire(ctx, s.kinds.stock, key)
 		return fmt.Errorf("pull: stock of %s changed: %w", productNumber, err)
 	}
 	part, ok := got[productNumber]
 	if !ok {
 		part = nullPart
 	}
-	_ = s.setPart(ctx, key, part, s.now()) // logged; the entry then ages out
+	s.cache.Put(ctx, s.kinds.stock, key, part)
 	return nil
 }
 
@@ -472,183 +450,62 @@ var nullPart = json.RawMessage("null")
 
 func isUnknown(part json.RawMessage) bool { return len(part) == 0 || string(part) == "null" }
 
-// partsCall describes one prices or stock answer for serveParts.
-type partsCall struct {
-	endpoint string   // for the counters, e.g. "prices"
-	schema   string   // the answer's schema
-	products []string // as asked, distinct
-	keyOf    func(product string) string
-	// fetch asks the ERP for the parts of need; a product missing from
-	// the map is unknown to the ERP.
-	fetch func(ctx context.Context, need []string) (map[string]json.RawMessage, error)
-	// compose builds the answer from products and their parts (nullPart
-	// for an unknown one).
-	compose func(products []string, parts []json.RawMessage) ([]byte, error)
-}
-
-// serveParts answers from per-product cache entries, fetching the missing
-// and stale ones. The answer is a HIT when every part is fresh, STALE when
-// some are stale but none missing (one background refresh of those runs),
-// and a MISS when any part had to be fetched; a failed fetch of missing
-// parts is the answer's error. Fetched parts are stored only when an
-// answer made of them passes the schema, so an answer put together from
-// stored parts needs no check.
-func (s *Service) serveParts(ctx context.Context, c partsCall) (Answer, error) {
-	now := s.now()
-	ttl := s.cfg.TTLList
-	ents, found := s.lookupParts(ctx, c.products, c.keyOf)
-	parts := make([]json.RawMessage, len(c.products))
-	var missing, stale []string
-	var oldest time.Duration
-	for i, p := range c.products {
-		if !found[i] {
-			missing = append(missing, p)
-			continue
-		}
-		age := now.Sub(ents[i].built)
-		switch {
-		case age >= ttl+s.cfg.StaleFor:
-			missing = append(missing, p)
-			continue
-		case age >= ttl:
-			stale = append(stale, p)
-		}
-		parts[i] = ents[i].body
-		oldest = max(oldest, age)
+// parts answers a prices or stock call from one cache entry per product
+// (keyOf gives its key), which the cache fills in one fetch for all the
+// missing and stale ones (cache.Cache.GetMany). fetch asks the ERP for the
+// parts of some products (a product missing from its map is unknown to the
+// ERP); compose builds the answer from products and their parts (nullPart
+// for an unknown one). Fetched parts are stored only when an answer made
+// of them passes the schema, so an answer put together from stored parts
+// needs no check.
+func (s *Service) parts(ctx context.Context, kind cache.Kind, schema string, products []string, keyOf func(string) string,
+	fetch func(ctx context.Context, products []string) (map[string]json.RawMessage, error),
+	compose func(products []string, parts []json.RawMessage) ([]byte, error)) (Answer, error) {
+	ks := make([]string, len(products))
+	for i, p := range products {
+		ks[i] = keyOf(p)
 	}
-	if len(missing) == 0 {
-		result := Hit
-		if len(stale) > 0 {
-			result = Stale
-			s.stats.Stale.Add(1)
-			s.obs.CacheResult(c.endpoint, Stale)
-			need := stale
-			slices.Sort(need)
-			s.flight.DoChan(c.flightKey(need), func() (any, error) { return s.fillParts(ctx, c, need) })
-		} else {
-			s.stats.Hits.Add(1)
-			s.obs.CacheResult(c.endpoint, Hit)
+	ents, o, err := s.cache.GetMany(ctx, kind, ks, func(ctx context.Context, need []string) (map[string][]byte, error) {
+		product := make(map[string]string, len(ks)) // key -> product
+		for i, k := range ks {
+			product[k] = products[i]
 		}
-		body, err := c.compose(c.products, parts)
+		ps := make([]string, len(need))
+		for i, k := range need {
+			ps[i] = product[k]
+		}
+		got, err := fetch(ctx, ps)
 		if err != nil {
-			return Answer{}, err
+			return nil, err
 		}
-		return Answer{Body: body, Cache: result, Age: oldest, TTL: ttl - oldest}, nil
-	}
-
-	s.stats.Misses.Add(1)
-	s.obs.CacheResult(c.endpoint, Miss)
-	need := append(missing, stale...)
-	slices.Sort(need)
-	ch := s.flight.DoChan(c.flightKey(need), func() (any, error) { return s.fillParts(ctx, c, need) })
-	var got partsFilled
-	var shared bool
-	select {
-	case res := <-ch:
-		if res.Shared {
-			s.stats.Coalesced.Add(1)
-			s.obs.Coalesced(c.endpoint)
+		parts := make([]json.RawMessage, len(ps))
+		out := make(map[string][]byte, len(need))
+		for i, p := range ps {
+			part, ok := got[p]
+			if !ok {
+				part = nullPart
+			}
+			parts[i], out[need[i]] = part, part
 		}
-		if res.Err != nil {
-			return Answer{}, res.Err
+		body, err := compose(ps, parts)
+		if err == nil {
+			_, err = s.encode(schema, json.RawMessage(body))
 		}
-		got, shared = res.Val.(partsFilled), res.Shared
-	case <-ctx.Done():
-		return Answer{}, ctx.Err()
-	}
-	for i, p := range c.products {
-		if part, ok := got.parts[p]; ok {
-			parts[i] = part
+		if err != nil {
+			return nil, err
 		}
-	}
-	body, err := c.compose(c.products, parts)
+		return out, nil
+	})
 	if err != nil {
 		return Answer{}, err
 	}
-	return Answer{Body: body, Cache: Miss, TTL: ttl, Collapsed: shared, Stored: got.stored}, nil
-}
-
-// flightKey names a fetch of need for coalescing: the cache keys of the
-// parts, so that customers never share a fetch of per-customer parts.
-func (c partsCall) flightKey(need []string) string {
-	ks := make([]string, len(need))
-	for i, p := range need {
-		ks[i] = c.keyOf(p)
+	parts := make([]json.RawMessage, len(ents))
+	for i, e := range ents {
+		parts[i] = e.Body
 	}
-	return "parts\x00" + c.endpoint + "\x00" + strings.Join(ks, "\x00")
-}
-
-// partsFilled is what fillParts made: every part of need (nullPart for
-// unknown products), and whether all of them were stored.
-type partsFilled struct {
-	parts  map[string]json.RawMessage
-	stored bool
-}
-
-// fillParts fetches the parts of need within the ERP budget, detached from
-// the caller's context, checks an answer made of them against the schema,
-// and stores each.
-func (s *Service) fillParts(ctx context.Context, c partsCall, need []string) (partsFilled, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Budget)
-	defer cancel()
-	s.stats.Fetches.Add(1)
-	s.obs.Fetch(c.endpoint)
-	got, err := c.fetch(ctx, need)
-	s.health.observe(err, s.now())
+	body, err := compose(products, parts)
 	if err != nil {
-		return partsFilled{}, err
+		return Answer{}, err
 	}
-	parts := make([]json.RawMessage, len(need))
-	all := make(map[string]json.RawMessage, len(need))
-	for i, p := range need {
-		part, ok := got[p]
-		if !ok {
-			part = nullPart
-		}
-		parts[i], all[p] = part, part
-	}
-	body, err := c.compose(need, parts)
-	if err == nil {
-		_, err = s.encode(c.schema, json.RawMessage(body))
-	}
-	if err != nil {
-		s.log.Error("answer failed its schema; not cached", "endpoint", c.endpoint, "err", err)
-		return partsFilled{}, err
-	}
-	built := s.now()
-	g := new(errgroup.Group)
-	g.SetLimit(partsParallel)
-	for _, p := range need {
-		g.Go(func() error { return s.setPart(ctx, c.keyOf(p), all[p], built) })
-	}
-	return partsFilled{parts: all, stored: g.Wait() == nil}, nil
-}
-
-// lookupParts reads the entries of products with up to partsParallel
-// readers (a shared store answers each read over the network); a cache
-// failure counts as a miss.
-func (s *Service) lookupParts(ctx context.Context, products []string, keyOf func(string) string) ([]entry, []bool) {
-	ents := make([]entry, len(products))
-	found := make([]bool, len(products))
-	workers := min(partsParallel, (len(products)+3)/4) // at least 4 reads each
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(products); i += workers {
-				ents[i], found[i] = s.lookup(ctx, keyOf(products[i]))
-			}
-		})
-	}
-	wg.Wait()
-	return ents, found
-}
-
-// setPart stores one part as built at built, for as long as it may serve.
-// A failure is logged and returned.
-func (s *Service) setPart(ctx context.Context, key string, part []byte, built time.Time) error {
-	err := s.store.Set(ctx, key, encodeEntry(built, part), s.cfg.TTLList+s.cfg.StaleFor)
-	if err != nil {
-		s.log.Warn("cache set failed", "key", key, "err", err)
-	}
-	return err
+	return Answer{Body: body, Outcome: o}, nil
 }

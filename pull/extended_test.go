@@ -83,8 +83,9 @@ func newExtEnv(t *testing.T) *extEnv {
 		t.Fatal(err)
 	}
 	links := doclink.New(doclink.DeriveKey("s"), "https://gw.example.test", clock)
-	cfg := pull.Config{TTLList: time.Minute, TTLDetail: 5 * time.Minute, StaleFor: time.Hour, Budget: 2 * time.Second, Now: clock}
-	svc := pull.New(client, cache.NewMemory(16<<20), set, m, links, cfg, nil)
+	c := cache.New(cache.Config{Memory: cache.NewMemory(16 << 20), StaleFor: time.Hour, Budget: 2 * time.Second, Now: clock})
+	cfg := pull.Config{TTLList: time.Minute, TTLDetail: 5 * time.Minute, Budget: 2 * time.Second, Now: clock}
+	svc := pull.New(client, c, set, m, links, cfg, nil)
 	return &extEnv{svc: svc, sim: sim, rec: rec, erp: client}
 }
 
@@ -123,8 +124,8 @@ func TestPricesAskOnlyMissing(t *testing.T) {
 
 	a, err := ev.svc.Prices(ctx, extendsim.CustomerShowcase, first)
 	got := decodeAnswer[api.Prices](t, a, err)
-	if a.Cache != pull.Miss || len(got.Prices)+len(got.Unknown) != 50 {
-		t.Fatalf("first page: %s with %d prices and %d unknown, want MISS with 50", a.Cache, len(got.Prices), len(got.Unknown))
+	if a.Result != cache.Miss || len(got.Prices)+len(got.Unknown) != 50 {
+		t.Fatalf("first page: %s with %d prices and %d unknown, want MISS with 50", a.Result, len(got.Prices), len(got.Unknown))
 	}
 	calls := ev.asked("/ProductPrices")
 	if len(calls) != 1 || !cmp.Equal(sorted(calls[0]), sorted(first)) {
@@ -198,8 +199,8 @@ func TestStockChanged_noBalance(t *testing.T) {
 	}
 	a, err := ev.svc.Stock(ctx, []string{"NEW-1"}, "")
 	got := decodeAnswer[api.Stock](t, a, err)
-	if a.Cache != pull.Hit || !cmp.Equal(got.Unknown, []string{"NEW-1"}) {
-		t.Errorf("after StockChanged of a product without balance: %s %s, want HIT with it unknown", a.Cache, a.Body)
+	if a.Result != cache.Hit || !cmp.Equal(got.Unknown, []string{"NEW-1"}) {
+		t.Errorf("after StockChanged of a product without balance: %s %s, want HIT with it unknown", a.Result, a.Body)
 	}
 	ev.sim.SetAvailability("NEW-1", extendsim.WarehouseStore, 3)
 	if err := ev.svc.StockChanged(ctx, "NEW-1"); err != nil {

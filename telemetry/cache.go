@@ -9,14 +9,14 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/vendre-extend/gateway/pull"
+	"github.com/vendre-extend/gateway/cache"
 )
 
-// CacheObserver counts what the pull cache did, per endpoint:
+// CacheObserver counts what the cache did, per endpoint (cache.Kind):
 // gateway_cache_requests_total{endpoint,result} with result hit, miss or
 // stale, gateway_cache_coalesced_total{endpoint} (requests that waited on
 // another's ERP fetch) and gateway_cache_fills_total{endpoint} (ERP
-// fetches). It is a pull.Observer; a cache hit costs one map read and one
+// fetches). It is a cache.Observer; a cache hit costs one map read and one
 // counter add, without allocating.
 type CacheObserver struct {
 	requests, coalesced, fills metric.Int64Counter
@@ -25,7 +25,7 @@ type CacheObserver struct {
 	endpoints optCache[string]
 }
 
-var _ pull.Observer = (*CacheObserver)(nil)
+var _ cache.Observer = (*CacheObserver)(nil)
 
 type cacheKey struct{ endpoint, result string }
 
@@ -54,8 +54,8 @@ func newCacheObserver(m metric.Meter) (*CacheObserver, error) {
 	return c, nil
 }
 
-// CacheResult counts one request's outcome (pull.Hit, pull.Miss or
-// pull.Stale).
+// CacheResult counts one request's outcome (cache.Hit, cache.Miss or
+// cache.Stale).
 func (c *CacheObserver) CacheResult(endpoint, result string) {
 	c.requests.Add(context.Background(), 1, c.results.get(cacheKey{endpoint, result}).add...)
 }

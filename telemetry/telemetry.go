@@ -2,7 +2,7 @@
 // a tracer provider (W3C trace context in and out; OTLP export only when
 // OTEL_EXPORTER_OTLP_ENDPOINT is set, nothing exported otherwise), a meter
 // provider read by the Prometheus exporter behind /metrics, and the
-// gateway's own instruments: the cache (a pull.Observer), the ERP calls (an
+// gateway's own instruments: the cache (a cache.Observer), the ERP calls (an
 // http.RoundTripper), the circuit, webhooks and pushers.
 //
 // Metric names follow the OTel semantic conventions; Prometheus sees them
@@ -66,6 +66,9 @@ type Options struct {
 	// CircuitOpen reports whether the ERP circuit breaker is open, for
 	// gateway_erp_circuit_open; nil leaves the gauge out.
 	CircuitOpen func() bool
+	// RedisDown reports whether Redis is down (cache.Cache.RedisDown), for
+	// gateway_redis_down; nil (no Redis) leaves the gauge out.
+	RedisDown func() bool
 	// Pushers reports every pusher's backlog and dead letters, for
 	// gateway_pusher_backlog and gateway_pusher_dead_letters; nil leaves
 	// them out. It is called at each scrape: it must be quick.
@@ -186,6 +189,11 @@ func (t *Telemetry) instruments(o Options) error {
 	if err != nil {
 		return err
 	}
+	redisDown, err := t.meter.Int64ObservableGauge("gateway.redis.down",
+		metric.WithDescription("1 while Redis is down (the cache serves from memory and the ERP), else 0."))
+	if err != nil {
+		return err
+	}
 	backlog, err := t.meter.Int64ObservableGauge("gateway.pusher.backlog",
 		metric.WithUnit("{item}"),
 		metric.WithDescription("Items waiting in each pusher's queue."))
@@ -206,6 +214,13 @@ func (t *Telemetry) instruments(o Options) error {
 			}
 			ob.ObserveInt64(circuit, v)
 		}
+		if o.RedisDown != nil {
+			var v int64
+			if o.RedisDown() {
+				v = 1
+			}
+			ob.ObserveInt64(redisDown, v)
+		}
 		if o.Pushers != nil {
 			for _, p := range o.Pushers() {
 				set := metric.WithAttributeSet(attribute.NewSet(attribute.String("pusher", p.Name)))
@@ -214,7 +229,7 @@ func (t *Telemetry) instruments(o Options) error {
 			}
 		}
 		return nil
-	}, circuit, backlog, dead)
+	}, circuit, redisDown, backlog, dead)
 	return err
 }
 

@@ -67,7 +67,11 @@ func newStack(t testing.TB, so stackOptions) *stack {
 	t.Helper()
 	clk := &clock{t: testNow}
 	st := &stack{clock: clk, spans: tracetest.NewSpanRecorder()}
-	var svc *pull.Service
+	var engine *cache.Cache // set below; scrapes come later
+	var redisDown func() bool
+	if so.redis {
+		redisDown = func() bool { return engine.RedisDown() }
+	}
 	var sp sdktrace.SpanProcessor = st.spans
 	if so.unsampled {
 		sp = nil
@@ -75,7 +79,8 @@ func newStack(t testing.TB, so stackOptions) *stack {
 	tel, err := telemetry.New(context.Background(), telemetry.Options{
 		Getenv:        func(string) string { return "" },
 		SpanProcessor: sp,
-		CircuitOpen:   func() bool { return svc.ERPDown() },
+		CircuitOpen:   func() bool { return false },
+		RedisDown:     redisDown,
 		Pushers:       so.pushers,
 	})
 	if err != nil {
@@ -93,16 +98,16 @@ func newStack(t testing.TB, so stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var store pull.Store = cache.NewMemory(16 << 20)
-	var ping handlers.Pinger
+	var shared *cache.Redis
 	if so.redis {
 		rdb, prefix := cachetest.Redis(t)
 		if err := tel.InstrumentRedis(rdb); err != nil {
 			t.Fatal(err)
 		}
-		r := cache.NewRedis(rdb, prefix)
-		store, ping = r, r
+		shared = cache.NewRedis(rdb, prefix)
 	}
+	engine = cache.New(cache.Config{Memory: cache.NewMemory(16 << 20), Redis: shared,
+		StaleFor: time.Hour, Budget: 2 * time.Second, Now: clk.Now, Observer: tel.CacheObserver()})
 	set, err := schemas.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -112,15 +117,17 @@ func newStack(t testing.TB, so stackOptions) *stack {
 		t.Fatal(err)
 	}
 	links := doclink.New(doclink.DeriveKey("s"), "https://gw.example.test", clk.Now)
-	svc = pull.New(client, store, set, mapper, links, pull.Config{
-		TTLList: time.Minute, TTLDetail: 5 * time.Minute, StaleFor: time.Hour, Budget: 2 * time.Second,
-		Now: clk.Now, Observer: tel.CacheObserver(),
+	svc := pull.New(client, engine, set, mapper, links, pull.Config{
+		TTLList: time.Minute, TTLDetail: 5 * time.Minute, Budget: 2 * time.Second, Now: clk.Now,
 	}, nil)
-	e := handlers.New(handlers.Deps{
-		Pull: svc, Redis: ping, APIKeys: []string{apiKey}, AdminToken: admin, Now: clk.Now,
+	deps := handlers.Deps{
+		Pull: svc, APIKeys: []string{apiKey}, AdminToken: admin, Now: clk.Now,
 		Metrics: tel.MetricsHandler(), MeterProvider: tel.MeterProvider(),
-	})
-	st.h = tel.Handler(e)
+	}
+	if shared != nil {
+		deps.Redis = engine
+	}
+	st.h = tel.Handler(handlers.New(deps))
 	return st
 }
 
@@ -146,6 +153,9 @@ func TestSpanTree(t *testing.T) {
 	rec := st.get(t, "/v1/orders?customer_no=10001", "traceparent", parent)
 	if rec.Code != http.StatusOK || rec.Header().Get("X-Cache") != "MISS" {
 		t.Fatalf("GET /v1/orders = %d %q, want 200 MISS", rec.Code, rec.Header().Get("X-Cache"))
+	}
+	if m := st.get(t, "/metrics").Body.String(); !strings.Contains(m, "\ngateway_redis_down 0") {
+		t.Errorf("/metrics lacks gateway_redis_down 0")
 	}
 	spans := st.spans.Ended()
 	byID := map[trace.SpanID]int{}

@@ -28,6 +28,7 @@ import (
 	"github.com/vendre-extend/gateway/doclink"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/erp/extendsim"
+	"github.com/vendre-extend/gateway/erpguard"
 	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/mapping"
 	"github.com/vendre-extend/gateway/pull"
@@ -88,14 +89,20 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 	log.Info("starting", cfg.LogValue()...)
 
 	// Telemetry first, so that everything below is traced and measured.
-	// erpDown is set once the pull service exists; scrapes come later.
-	var erpDown func() bool
-	var registry *pushers.Registry // set once the pushers are built
+	// The guard, the cache and the pushers are set once built; scrapes
+	// come later.
+	var guard *erpguard.Guard
+	var engine *cache.Cache
+	var registry *pushers.Registry
 	pusherState := pusherFigures(func() *pushers.Registry { return registry })
-	tel, errLog, log, stopTelemetry, err := startTelemetry(ctx, log, telemetry.Options{
-		CircuitOpen: func() bool { return erpDown != nil && erpDown() },
+	gauges := telemetry.Options{
+		CircuitOpen: func() bool { return guard != nil && guard.Open() },
 		Pushers:     pusherStats(pusherState),
-	})
+	}
+	if cfg.RedisURL != "" {
+		gauges.RedisDown = func() bool { return engine != nil && engine.RedisDown() }
+	}
+	tel, errLog, log, stopTelemetry, err := startTelemetry(ctx, log, gauges)
 	if err != nil {
 		return err
 	}
@@ -109,10 +116,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 		defer stopSim()
 	}
 
-	var store pull.Store
-	var local pull.Local // nil: no in-process tier in front of store
-	var redisPing handlers.Pinger
-	var shared redis.UniversalClient // nil: limits kept per replica
+	var shared redis.UniversalClient // nil: one replica; limits kept in process
+	var sharedTier *cache.Redis
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -134,17 +139,26 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 			log.Warn("redis does not answer; serving without it until it does", "err", err)
 		}
 		cancel()
-		r := cache.NewRedis(rdb, "")
-		store, redisPing = r, r
-		// Two tiers: a hit in this in-process tier costs no round trip to
-		// Redis; flushes reach it through Redis (svc.Run below).
-		local = cache.NewMemory(128 << 20)
-	} else {
-		store = cache.NewMemory(128 << 20)
+		sharedTier = cache.NewRedis(rdb, "")
+	}
+	// The cache: an in-process tier, in front of Redis when configured;
+	// flushes reach every replica's through Redis (engine.Run below).
+	engine = cache.New(cache.Config{
+		Memory: cache.NewMemory(128 << 20), Redis: sharedTier,
+		StaleFor: cfg.CacheStaleFor, Budget: cfg.ExtendTimeout,
+		// A renewal serves nobody waiting: the ERP's budget goes to
+		// waiting callers first.
+		Renewal:  func(ctx context.Context) context.Context { return erp.WithClass(ctx, erp.Refresh) },
+		Observer: tel.CacheObserver(), Logger: log,
+	})
+	var redisHealth handlers.RedisHealth // nil: no Redis, nothing to report
+	if sharedTier != nil {
+		redisHealth = engine
 	}
 
 	// The ERP's guard: circuit breaker, rate limit per Extend group
-	// (shared through Redis), bulkhead; only EXTEND_BASE_URL's host.
+	// (shared through Redis), bulkhead; only EXTEND_BASE_URL's host. Its
+	// circuit is the gateway's one notion of the ERP being down.
 	guard, erpHTTP := newGuard(cfg, shared, log, erpHTTPClient(tel)) // guard outside, telemetry inside: only real calls are measured
 	client, err := erp.New(erp.Config{
 		BaseURL:      cfg.ExtendBaseURL,
@@ -169,13 +183,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 		secret = cfg.ExtendClientSecret
 	}
 	links := doclink.New(doclink.DeriveKey(secret), cfg.PublicBaseURL, nil)
-	svc := pull.New(client, store, set, mapper, links, pull.Config{
-		TTLList: cfg.CacheTTLList, TTLDetail: cfg.CacheTTLDetail,
-		StaleFor: cfg.CacheStaleFor, Budget: cfg.ExtendTimeout,
-		Local:    local,
-		Observer: tel.CacheObserver(),
+	svc := pull.New(client, engine, set, mapper, links, pull.Config{
+		TTLList: cfg.CacheTTLList, TTLDetail: cfg.CacheTTLDetail, Budget: cfg.ExtendTimeout,
 	}, log)
-	erpDown = guard.Open // the circuit breaker: readiness and gateway_erp_circuit_open
 
 	// Webhook intake and the pushers (pushers.go); their loops join g below.
 	ps, err := buildPushers(cfg, shared, client, svc, webhookObserver{tel}, log)
@@ -186,14 +196,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 
 	e := handlers.New(handlers.Deps{
 		ExtendWebhooks: ps.extendWebhooks(), VendreOrders: ps.vendreOrders(), Pushers: ps.registry,
-		Pull: svc, Redis: redisPing,
+		Pull: svc, ERP: guard, Redis: redisHealth,
 		APIKeys: cfg.VendreAPIKeys, Shape: cfg.Shape(), AdminToken: cfg.AdminToken,
 		Location: cfg.Location, Logger: log,
 		Extended: svc,
 		Metrics:  tel.MetricsHandler(), MeterProvider: tel.MeterProvider(),
-		Status: handlers.StatusSources{CircuitOpen: erpDown, CacheStats: svc.Stats, Errors: errLog, Pushers: pusherLines(pusherState)},
+		Status: handlers.StatusSources{CacheStats: engine.Stats, Errors: errLog, Pushers: pusherLines(pusherState)},
 
-		ERPDown: guard.Open, KeyLimit: newLimiter(cfg.RateLimitPerKey),
+		KeyLimit:      newLimiter(cfg.RateLimitPerKey),
 		CustomerLimit: newLimiter(cfg.RateLimitPerCustomer),
 	})
 	srv := &http.Server{
@@ -222,7 +232,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 		return nil
 	})
 	// Hears of the other replicas' cache flushes (Redis pub/sub).
-	g.Go(func() error { return svc.Run(gctx) })
+	g.Go(func() error { return engine.Run(gctx) })
 	for _, run := range ps.runs { // webhook consumer, stock and order pushers
 		g.Go(func() error { return run(gctx) })
 	}

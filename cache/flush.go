@@ -1,0 +1,391 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// How a flush works. Everything about it is in this file.
+//
+// With Memory alone (one replica), Flush deletes the scope's entries and
+// counts them. That is all.
+//
+// With Redis, shared by several replicas that each keep a Memory tier in
+// front of it:
+//
+//  1. Generations. Every entry is stored under the generations of its
+//     scope: the flush-all generation and, for a key of a customer, that
+//     customer's. In Redis the generations are part of the key
+//     (Keys.Generation); in the Memory tier the entry is stamped with them
+//     (tiers.go). A generation is a random 64-bit token held in Redis
+//     (Keys.GenAll, Keys.GenCustomer). A read finds an entry only under
+//     the current generations.
+//  2. A flush replaces one token by a new random one (Redis.Retire, one
+//     script): every entry stored under the old token becomes unreachable
+//     at once, on every replica, without scanning the keyspace; the old
+//     entries expire by themselves. The script also counts the keys
+//     written under the old generation (a HyperLogLog that every write
+//     adds to), increments the flush sequence (Keys.GenSeq), and announces
+//     the flush on pub/sub (Keys.FlushChannel) with the flush-all token
+//     before and after it.
+//  3. Each replica keeps the tokens it read in a table (genTable), so that
+//     a hit in its Memory tier costs no round trip to Redis. The table is
+//     used only while the replica hears every flush: Run listens to the
+//     notices and applies each one at once; while the subscription is down
+//     the table is set aside, and every read asks Redis for the tokens. A
+//     missed notice shows as a gap in the sequence; Run also compares the
+//     sequence and the flush-all token with Redis's once a second. Either
+//     way the table is forgotten and read again.
+//  4. Data loss: Redis restarts without persistence, someone runs
+//     FLUSHALL, or it fails over to an empty replica. The tokens are gone,
+//     and the next replica to read them sets new random ones
+//     (Redis.Generations), which no entry carries: everything cached
+//     before the loss is unreachable, on every replica, as if flushed. A
+//     replica notices that the flush-all token it knew is no longer
+//     Redis's (in the next read, notice or once-a-second check) and
+//     forgets its table. The restarted sequence cannot fool it, since a
+//     notice names the flush-all token it followed.
+//  5. A flush is never silently ignored: it either sets a token that no
+//     entry carries, or fails (Redis unreachable: the admin gets 503). A
+//     replica that cannot reach Redis serves what its Memory tier holds
+//     under the last generations it knew; no flush can succeed meanwhile,
+//     unless the network splits the replicas from each other but not all
+//     from Redis.
+//  6. A fill reads the generations when it starts and stores what it built
+//     under them (Cache.fill): a flush during the build retires it too.
+//  7. What a flush reports (flushed): the keys written under the retired
+//     generation, or, when more, the entries of the scope that this
+//     replica's Memory tier dropped (after a data loss Redis has counted
+//     nothing, but the replicas still held answers).
+
+// Scope is what a flush retires: All, or the answers of one customer
+// (Customer).
+type Scope struct {
+	all        bool
+	customerNo string
+}
+
+// All is every entry the gateway cached: answers, records and stock.
+var All = Scope{all: true}
+
+// Customer is every answer of customerNo.
+func Customer(customerNo string) Scope { return Scope{customerNo: customerNo} }
+
+// Flush retires every entry of scope, on every replica, and returns how
+// many it retired (section 7 above). It returns an error wrapping
+// ErrUnavailable when Redis cannot be reached; this replica's Memory tier
+// has dropped the scope's entries even then.
+func (c *Cache) Flush(ctx context.Context, s Scope) (int, error) {
+	prefix := Keys{}.AllPrefix()
+	gen, note := Keys{}.GenAll(), "*"
+	if !s.all {
+		prefix = Keys{}.CustomerPrefix(s.customerNo)
+		scope := Keys{}.CustomerScope(s.customerNo)
+		gen, note = Keys{}.GenCustomer(scope), scope
+	}
+	dropped, _ := c.mem.DeletePrefix(ctx, prefix) // never fails
+	if c.redis == nil {
+		return dropped, nil
+	}
+	token := newToken()
+	r, err := c.redis.Retire(ctx, Keys{}.GenAll(), gen, Keys{}.GenSeq(), Keys{}.Counted(), Keys{}.FlushChannel(), note, token, newToken())
+	c.health.observe("flush", err)
+	if err != nil {
+		return 0, fmt.Errorf("cache: flush: %w", err)
+	}
+	// This replica applies its own flush now; the notice, when it comes,
+	// moves the sequence on.
+	c.gens.apply(notice{scope: note, was: r.Was, all: r.All, token: token, seq: r.Seq}, false)
+	return max(int(r.Count), dropped), nil
+}
+
+// gens are the generations an entry is stored under: the flush-all token,
+// and its customer's (0 for a key of no customer). The zero value stamps
+// entries written while the generations could not be known (Redis
+// unreachable), and every entry when there is no Redis.
+type gens struct{ all, scope uint64 }
+
+// newToken returns a random generation token (never 0).
+func newToken() uint64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+		if t := binary.BigEndian.Uint64(b[:]); t != 0 {
+			return t
+		}
+	}
+}
+
+// counted names the HyperLogLogs a key written under g is added to: the
+// flush-all generation's, and its customer's when it has one.
+func counted(g gens) []string {
+	all := Keys{}.Counted() + formatToken(g.all)
+	if g.scope == 0 {
+		return []string{all}
+	}
+	return []string{all, all + "." + formatToken(g.scope)}
+}
+
+// generations returns the generations of scope ("" for a key of no
+// customer): from the table while it hears every flush, or else from Redis
+// (one round trip shared by concurrent readers), or else, while Redis is
+// unreachable, the last ones the table knew. ok is false when none are
+// known. Without Redis there are none: (gens{}, true).
+func (c *Cache) generations(ctx context.Context, scope string) (gens, bool) {
+	if c.redis == nil {
+		return gens{}, true
+	}
+	if g, ok := c.gens.get(scope); ok {
+		return g, true
+	}
+	if !c.health.usable() {
+		return c.gens.lastKnown(scope)
+	}
+	v, err, _ := c.learning.Do(scope, func() (any, error) {
+		version := c.gens.version.Load()
+		ks := []string{Keys{}.GenAll()}
+		if scope != "" {
+			ks = append(ks, Keys{}.GenCustomer(scope))
+		}
+		t, err := c.redis.Generations(context.WithoutCancel(ctx), [2]uint64{newToken(), newToken()}, ks...)
+		c.health.observe("generations", err)
+		if err != nil {
+			return nil, err
+		}
+		g := gens{all: t[0], scope: t[1]}
+		c.gens.learn(version, scope, g)
+		return g, nil
+	})
+	if err != nil {
+		return c.gens.lastKnown(scope)
+	}
+	return v.(gens), true
+}
+
+// Run keeps this replica in step with the flushes of every replica until
+// ctx ends (section 3 above): it listens to the flush notices, and once a
+// second it checks the flush sequence and the flush-all token against
+// Redis, which is also the heartbeat of Redis's health (health.go).
+// Without Redis it returns nil at once; otherwise it returns nil when ctx
+// ends.
+func (c *Cache) Run(ctx context.Context) error {
+	if c.redis == nil {
+		return nil
+	}
+	check := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = c.redis.Subscribe(ctx, Keys{}.FlushChannel(), func(payload string) {
+			n, ok := parseNotice(payload)
+			if !ok {
+				c.log.Warn("ignoring a malformed flush notice")
+				return
+			}
+			c.gens.apply(n, true)
+		}, func() {
+			c.gens.subscribed()
+			select {
+			case check <- struct{}{}:
+			default:
+			}
+		}, c.gens.lost)
+	})
+	defer wg.Wait()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-check:
+		}
+		c.check(ctx)
+	}
+}
+
+// check compares the flush sequence and the flush-all token in Redis with
+// the table's, and forgets the table when they differ: a notice was
+// missed, or Redis lost its data.
+func (c *Cache) check(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	version := c.gens.version.Load()
+	v, err := c.redis.GetMany(ctx, Keys{}.GenAll(), Keys{}.GenSeq())
+	c.health.observe("heartbeat", err)
+	if err != nil {
+		return
+	}
+	all, _ := parseToken(string(v[0]))               // 0: none (Redis lost its data)
+	seq, _ := strconv.ParseInt(string(v[1]), 10, 64) // 0: no flush yet
+	if c.gens.check(version, all, seq) {
+		c.log.Info("missed a flush notice, or redis lost its data; reading the generations again")
+	}
+}
+
+// genTable is a replica's copy of the generations in Redis: the flush-all
+// token, and those of the customers it served lately. While the
+// subscription is up (live), every flush is applied to it, and it stands
+// for Redis; while it is down, it only remembers what was last known,
+// which serves while Redis is unreachable: an entry stored under older
+// generations was flushed. Reads take no lock; writes are serialised by
+// mu.
+type genTable struct {
+	mu sync.Mutex
+	// version moves with every change: a read from Redis that began
+	// before one is used for its request, but not kept.
+	version atomic.Uint64
+	live    atomic.Bool
+	all     atomic.Uint64 // 0: not known
+	seq     atomic.Int64  // the last flush heard of; -1: not known
+	scopes  *otter.Cache[string, uint64]
+}
+
+// maxGenScopes bounds how many customers' generations a replica keeps; a
+// forgotten one is read from Redis again on its next request.
+const maxGenScopes = 1 << 17
+
+func newGenTable() *genTable {
+	t := &genTable{scopes: otter.Must(&otter.Options[string, uint64]{MaximumSize: maxGenScopes})}
+	t.seq.Store(-1)
+	return t
+}
+
+// get returns the generations of scope when the table knows them and
+// stands for Redis (live).
+func (t *genTable) get(scope string) (gens, bool) {
+	if !t.live.Load() {
+		return gens{}, false
+	}
+	return t.lastKnown(scope)
+}
+
+// lastKnown returns the generations of scope the table knows, live or
+// not.
+func (t *genTable) lastKnown(scope string) (gens, bool) {
+	all := t.all.Load()
+	if all == 0 {
+		return gens{}, false
+	}
+	if scope == "" {
+		return gens{all: all}, true
+	}
+	s, ok := t.scopes.GetIfPresent(scope)
+	return gens{all: all, scope: s}, ok
+}
+
+// learn keeps g, read from Redis for scope when the table's version was
+// version. A flush-all token other than the known one means Redis lost its
+// data (a flush-all would have been heard): the rest is forgotten.
+func (t *genTable) learn(version uint64, scope string, g gens) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.version.Load() != version {
+		return
+	}
+	if known := t.all.Load(); known != 0 && known != g.all {
+		t.clear()
+	}
+	t.all.Store(g.all)
+	if scope != "" {
+		t.scopes.Set(scope, g.scope)
+	}
+}
+
+// notice is one flush, as announced: the scope ("*" for all), the
+// flush-all token before (was) and after (all) it, the scope's new token
+// and the flush sequence.
+type notice struct {
+	scope           string
+	was, all, token uint64
+	seq             int64
+}
+
+// apply applies a flush: one heard on the channel, or this replica's own
+// (heard false), which leaves the sequence to its notice.
+func (t *genTable) apply(n notice, heard bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.version.Add(1)
+	if heard {
+		if last := t.seq.Swap(n.seq); last >= 0 && n.seq != last+1 {
+			t.clear() // notices were missed
+		}
+	}
+	if known := t.all.Load(); known != 0 && known != n.was && known != n.all {
+		t.clear() // a flush-all was missed, or Redis lost its data
+	}
+	t.all.Store(n.all)
+	if n.scope != "*" {
+		t.scopes.Set(n.scope, n.token)
+	}
+}
+
+// check forgets the table when Redis's flush-all token (all) or sequence
+// differ from its own, and reports whether it did. A check whose read
+// began before another change (version) is left to the next.
+func (t *genTable) check(version, all uint64, seq int64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.version.Load() != version {
+		return false
+	}
+	last, known := t.seq.Load(), t.all.Load()
+	t.seq.Store(seq)
+	if (last >= 0 && seq != last) || (known != 0 && all != known) {
+		t.clear()
+		return true
+	}
+	return false
+}
+
+// subscribed is told that the subscription is up: every flush from now on
+// is heard, so the table starts afresh and may be used.
+func (t *genTable) subscribed() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.clear()
+	t.seq.Store(-1)
+	t.live.Store(true)
+}
+
+// lost is told that the subscription broke: flushes may go unheard, so
+// the table stops standing for Redis until it is up again.
+func (t *genTable) lost() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.version.Add(1)
+	t.live.Store(false)
+}
+
+// clear forgets every generation; t.mu is held.
+func (t *genTable) clear() {
+	t.version.Add(1)
+	t.all.Store(0)
+	t.scopes.InvalidateAll()
+}
+
+// parseNotice reads "{scope} {was} {all} {token} {seq}", tokens in hex.
+func parseNotice(payload string) (notice, bool) {
+	f := strings.Fields(payload)
+	if len(f) != 5 {
+		return notice{}, false
+	}
+	var n notice
+	var err [4]error
+	n.scope = f[0]
+	n.was, err[0] = parseToken(f[1])
+	n.all, err[1] = parseToken(f[2])
+	n.token, err[2] = parseToken(f[3])
+	n.seq, err[3] = strconv.ParseInt(f[4], 10, 64)
+	return n, err == [4]error{}
+}
