@@ -11,6 +11,9 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
+// The engine's API, and its policy: what is served, what is built, and
+// when (Get, and resolve for every key of every kind).
+
 // Config configures a Cache.
 type Config struct {
 	// Memory is the in-process tier; required.

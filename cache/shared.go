@@ -190,14 +190,16 @@ func (r *Redis) Generations(ctx context.Context, fresh [2]uint64, keys ...string
 	if err != nil {
 		return out, wrap(ctx, "generations", err)
 	}
+	if len(vals) != len(keys) {
+		return out, errors.New("cache: generations: unexpected reply")
+	}
+	got := make([]uint64, len(vals))
 	for i, v := range vals {
-		if i >= len(out) {
-			break
-		}
-		if out[i], err = parseToken(v); err != nil {
+		if got[i], err = parseToken(v); err != nil {
 			return out, fmt.Errorf("cache: generations: %w", err)
 		}
 	}
+	copy(out[:], got)
 	return out, nil
 }
 

@@ -475,12 +475,12 @@ func TestWebhookRefreshAcrossDataLoss(t *testing.T) {
 	if err := a.svc.OrderChanged(ctx(), n); err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range []*replica{a, b} {
-		if got := decode[api.Order](t, r.get(t, detail)).Reference; got != o.YourReference {
-			t.Errorf("replica %d: order reference %q, want %q", i, got, o.YourReference)
-		}
-		if got := decode[api.OrderList](t, r.get(t, list)).Orders[0].Reference; got != o.YourReference {
-			t.Errorf("replica %d: list reference %q, want %q", i, got, o.YourReference)
-		}
+	// Each replica shows the change as soon as it hears of the flush (or
+	// sees its subscription break): within milliseconds.
+	for _, r := range []*replica{a, b} {
+		waitFor(t, 250*time.Millisecond, "the change shows", func() bool {
+			return decode[api.Order](t, r.get(t, detail)).Reference == o.YourReference &&
+				decode[api.OrderList](t, r.get(t, list)).Orders[0].Reference == o.YourReference
+		})
 	}
 }
