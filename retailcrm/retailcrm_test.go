@@ -1,0 +1,210 @@
+package retailcrm_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vendre-extend/gateway/cache/cachetest"
+	"github.com/vendre-extend/gateway/pushers"
+	"github.com/vendre-extend/gateway/retailcrm"
+	"github.com/vendre-extend/gateway/retailcrm/crmsim"
+)
+
+func newClient(t *testing.T, h http.Handler) *retailcrm.Client {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c, err := retailcrm.New(retailcrm.Config{BaseURL: srv.URL, APIKey: crmsim.APIKey, Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestModulePayload: the registration is a form field integrationModule
+// holding the JSON the merchant's RetailCRM expects, word for word.
+func TestModulePayload(t *testing.T) {
+	var got struct {
+		method, path, key, ctype string
+		module                   map[string]any
+	}
+	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.method, got.path, got.key, got.ctype = r.Method, r.URL.Path, r.Header.Get("X-API-KEY"), r.Header.Get("Content-Type")
+		json.Unmarshal([]byte(r.PostFormValue("integrationModule")), &got.module)
+		w.Write([]byte(`{"success":true}`))
+	}))
+	m := retailcrm.WarehouseModule("extend-gw", "client-0123456789abcdef", "https://gw.example.test/", true)
+	if err := c.EditModule(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if got.method != http.MethodPost || got.path != "/api/v5/integration-modules/extend-gw/edit" ||
+		got.key != crmsim.APIKey || got.ctype != "application/x-www-form-urlencoded" {
+		t.Errorf("request = %s %s key %q type %q", got.method, got.path, got.key, got.ctype)
+	}
+	want := map[string]any{
+		"code": "extend-gw", "integrationCode": "extend-gw", "active": true, "name": "Extend Commerce",
+		"clientId": "client-0123456789abcdef", "baseUrl": "https://gw.example.test/retailcrm", "actions": map[string]any{},
+		"integrations": map[string]any{"store": map[string]any{"actions": []any{map[string]any{
+			"code": "inventoriesUpload", "url": "/inventories-upload", "callPoints": []any{"order_create", "order_edit"}}}}},
+	}
+	if d := cmp.Diff(want, got.module); d != "" {
+		t.Errorf("integrationModule (-want +got):\n%s", d)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   error
+		msg    string
+	}{
+		{"validation", 400, `{"success":false,"errorMsg":"Errors in the entity format","errors":{"code":"is too long"}}`, retailcrm.ErrRejected, "Errors in the entity format (code: is too long)"},
+		{"wrong key", 403, `{"success":false,"errorMsg":"Wrong \"apiKey\" value."}`, retailcrm.ErrRejected, "apiKey"},
+		{"throttled", 429, `{"success":false,"errorMsg":"Limit exceeded"}`, retailcrm.ErrUnavailable, "Limit"},
+		{"down", 503, `<html>down</html>`, retailcrm.ErrUnavailable, "try again later"},
+		{"html 200", 200, `<html>account does not exist</html>`, retailcrm.ErrUnavailable, "not RetailCRM's JSON"},
+		{"success false", 200, `{"success":false,"errorMsg":"Access denied"}`, retailcrm.ErrRejected, "Access denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			}))
+			_, err := c.UploadInventories(context.Background(), []retailcrm.Offer{{ExternalID: "A"}})
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("UploadInventories error = %v, want %v with %q", err, tt.want, tt.msg)
+			}
+			if strings.Contains(err.Error(), crmsim.APIKey) {
+				t.Errorf("error %q holds the API key", err)
+			}
+		})
+	}
+}
+
+func TestUploadInventories(t *testing.T) {
+	sim := crmsim.New()
+	sim.SetKnownOffers("A")
+	c := newClient(t, sim)
+	up, err := c.UploadInventories(context.Background(), []retailcrm.Offer{
+		{ExternalID: "A", Stores: []retailcrm.OfferStore{{Code: "main", Available: 3}}},
+		{ExternalID: "B", Stores: []retailcrm.OfferStore{{Code: "main", Available: 0}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Processed != 1 || len(up.NotFound) != 1 || up.NotFound[0] != "B" {
+		t.Errorf("Upload = %+v, want 1 processed and B not found", up)
+	}
+	if _, err := c.UploadInventories(context.Background(), make([]retailcrm.Offer, 251)); !errors.Is(err, retailcrm.ErrRejected) {
+		t.Errorf("251 offers: error = %v, want ErrRejected before any call", err)
+	}
+	if n := len(sim.Uploads()); n != 1 {
+		t.Errorf("uploads received = %d, want 1", n)
+	}
+}
+
+func TestOrdersAndEdit(t *testing.T) {
+	sim := crmsim.New()
+	for id := 1; id <= 130; id++ {
+		sim.AddOrder(id, "new", "SKU-1")
+	}
+	sim.AddOrder(500, "complete", "SKU-1")
+	c := newClient(t, sim)
+	ctx := context.Background()
+	seen := 0
+	for page := 1; ; page++ {
+		pg, err := c.Orders(ctx, []string{"new"}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen += len(pg.Orders)
+		if page >= pg.TotalPages {
+			break
+		}
+	}
+	if seen != 130 {
+		t.Errorf("orders in status new = %d, want 130", seen)
+	}
+	if err := c.EditOrder(ctx, "7", map[string]string{"status": "imported-to-erp"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := sim.Status(7); st != "imported-to-erp" {
+		t.Errorf("status after edit = %q", st)
+	}
+	if err := c.EditOrder(ctx, "99999", map[string]string{"status": "x"}); !errors.Is(err, retailcrm.ErrRejected) {
+		t.Errorf("edit of an unknown order: %v, want ErrRejected", err)
+	}
+}
+
+func TestClientIDConstantTime(t *testing.T) {
+	cb := retailcrm.NewCallbacks("the-client-id-0123456789", nil)
+	for _, tt := range []struct {
+		id   string
+		want bool
+	}{{"the-client-id-0123456789", true}, {"the-client-id-012345678", false}, {"", false}, {"x", false}} {
+		if got := cb.ClientIDOK(tt.id); got != tt.want {
+			t.Errorf("ClientIDOK(%q) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+	if retailcrm.NewCallbacks("", nil).ClientIDOK("") {
+		t.Error("an unset clientId accepts an empty one")
+	}
+	if err := cb.InventoriesUpload(context.Background()); !errors.Is(err, retailcrm.ErrNoStock) {
+		t.Errorf("InventoriesUpload without stock = %v, want ErrNoStock", err)
+	}
+}
+
+// TestRegistrarRetries: RetailCRM fails the first attempts; the registrar
+// shows failing on /admin/pushers, retries, and ends registered (idle).
+func TestRegistrarRetries(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	sim := crmsim.New()
+	sim.FailNext(2, http.StatusServiceUnavailable)
+	c := newClient(t, sim)
+	m := retailcrm.WarehouseModule("gw", "client-id-0123456789", "http://gw.test", false)
+	r := retailcrm.NewRegistrar(rdb, c, m, retailcrm.RegistrarConfig{Prefix: prefix,
+		RetryBase: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond}) // short waits: a test, not a deployment
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	var st pushers.Status
+	for {
+		st, _ = r.Status(ctx)
+		if st.State == pushers.StateIdle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not registered: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	raw, edits := sim.Module("gw")
+	if edits != 1 || len(raw) == 0 {
+		t.Errorf("registrations that reached the CRM = %d, want 1 (2 failed before)", edits)
+	}
+	if st.Backlog != 0 || st.LastError == "" || !strings.Contains(st.LastError, "503") {
+		t.Errorf("status = %+v, want backlog 0 and the last error kept", st)
+	}
+	r.Replay(ctx)
+	for _, n := sim.Module("gw"); n < 2; _, n = sim.Module("gw") {
+		if time.Now().After(deadline) {
+			t.Fatal("Replay did not register again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
