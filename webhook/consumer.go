@@ -39,9 +39,19 @@ type Balances interface {
 	BalanceChanged(ctx context.Context, productNumber, warehouse string) error
 }
 
+// Picks takes OrderPicked events; the order pusher has it (an order of a
+// shop that wants to hear of its shipment is queued for that).
+type Picks interface {
+	// OrderPicked records the event durably or fails; it makes no ERP call.
+	OrderPicked(ctx context.Context, orderNumber string) error
+}
+
 // ConsumerOptions configure a Consumer beyond Options.
 type ConsumerOptions struct {
 	Options
+	// Picks, when set, is told of every OrderPicked before the order is
+	// refreshed.
+	Picks Picks
 	// Group is the consumer group every replica joins; default "gateway".
 	Group string
 	// Name identifies this process in the group; default host-pid-random.
@@ -349,6 +359,11 @@ func (c *Consumer) apply(ctx context.Context, nt Notification) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.Budget)
 	defer cancel()
+	if nt.Action == "OrderPicked" && c.o.Picks != nil && d.OrderNumber != "" {
+		if err := c.o.Picks.OrderPicked(ctx, d.OrderNumber); err != nil {
+			return OutcomeRetry, err
+		}
+	}
 	if c.ref == nil {
 		return OutcomeIgnored, nil
 	}

@@ -305,3 +305,50 @@ func TestConsumerReclaims(t *testing.T) {
 		t.Errorf("pending = %+v, %v; want none", pend, err)
 	}
 }
+
+// picks counts OrderPicked events; it fails the first fail ones.
+type picks struct {
+	mu   sync.Mutex
+	m    map[string]int
+	fail int
+}
+
+func (p *picks) OrderPicked(_ context.Context, n string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail > 0 {
+		p.fail--
+		return errors.New("redis down")
+	}
+	p.m[n]++
+	return nil
+}
+
+// TestConsumerPicks: OrderPicked reaches Picks (other order events do
+// not); a Picks failure leaves the delivery to be tried again, so the
+// event is not lost.
+func TestConsumerPicks(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := Options{Prefix: prefix}
+	in := NewIntake(rdb, []string{"k"}, opts)
+	pk := &picks{m: map[string]int{}, fail: 2}
+	c := NewConsumer(rdb, newRefresher(), nil, ConsumerOptions{Options: opts, Picks: pk, Workers: 1,
+		Block: 20 * time.Millisecond, ReclaimAfter: 60 * time.Millisecond})
+	go c.Run(ctx)
+	for _, d := range [][]byte{
+		delivery("p1", "OrderPicked", `{"OrderNumber":"1001"}`),
+		delivery("p2", "OrderReserved", `{"OrderNumber":"1002"}`),
+	} {
+		if _, err := in.Receive(ctx, d, Sign(d, "k")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "stream empty", func() bool { return rdb.XLen(ctx, prefix+"wh:stream").Val() == 0 })
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	if pk.m["1001"] != 1 || pk.m["1002"] != 0 {
+		t.Errorf("picks = %v, want 1001 once and 1002 never", pk.m)
+	}
+}

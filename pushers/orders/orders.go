@@ -154,6 +154,8 @@ type Stats struct {
 	Ambiguous  int64 // creates whose outcome was unclear
 	Manual     int64 // orders sent to manual handling
 	Notified   int64 // outcomes told to a source
+	Picked     int64 // OrderPicked events queued for a Shipper (shipments.go)
+	Shipped    int64 // shipments told to a source
 }
 
 type keys struct{ p string }
@@ -312,12 +314,16 @@ return {ids[1], tostring(tok)}
 
 // updateScript changes an order only while tok holds it. KEYS: order, due.
 // ARGV: tok, ext, due ms (-1: off the queue), ttl ms (0: keep), then
-// field/value pairs.
+// field/value pairs. An order whose shipment is pending (shipments.go)
+// stays on the queue unless it is being parked.
 var updateScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 local due = tonumber(ARGV[3])
 if due < 0 then redis.call('ZREM', KEYS[2], ARGV[2]) else redis.call('ZADD', KEYS[2], due, ARGV[2]) end
 if #ARGV > 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 5)) end
+if due < 0 and redis.call('HGET', KEYS[1], 'ship') == 'pending' and redis.call('HGET', KEYS[1], 'parked') ~= '1' then
+  redis.call('ZADD', KEYS[2], 0, ARGV[2])
+end
 if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return 1
 `)
@@ -413,6 +419,9 @@ func (p *Pusher) process(ctx context.Context, c *claim) error {
 	}
 	switch c.h["state"] {
 	case stateImported, stateHandled:
+		if c.h["ship"] == shipPending {
+			return p.ship(ctx, c, src)
+		}
 		_, err := p.update(ctx, c, time.Time{}, p.cfg.Retention)
 		return err
 	case stateCreated, stateManual:
@@ -520,6 +529,11 @@ func (p *Pusher) manual(ctx context.Context, c *claim, src Source, reason string
 // notify tells the source the outcome and finishes the order.
 func (p *Pusher) notify(ctx context.Context, c *claim, src Source) error {
 	out := Outcome{Imported: c.h["state"] == stateCreated, ERPOrder: c.h["erp_order"], Reason: c.h["reason"]}
+	if out.Imported {
+		if err := p.indexShipper(ctx, c, src, out.ERPOrder); err != nil {
+			return p.retry(ctx, c, fmt.Errorf("recording %s for its shipment: %w", out.ERPOrder, err))
+		}
+	}
 	nctx, cancel := context.WithTimeout(ctx, max(p.cfg.Budget, 10*time.Second))
 	err := src.Notify(nctx, c.h["source_id"], out)
 	cancel()
@@ -632,6 +646,7 @@ func (p *Pusher) Status(ctx context.Context) (pushers.Status, error) {
 type State struct {
 	Ext, Source, SourceID, State, ERPOrder, Reason string
 	Creates                                        int
+	Ship                                           string // "", "pending" or "done" (shipments.go)
 }
 
 // Lookup returns the recorded state of the order with ExternalOrderNumber
@@ -643,7 +658,7 @@ func (p *Pusher) Lookup(ctx context.Context, ext string) (State, bool, error) {
 	}
 	n, _ := strconv.Atoi(h["creates"])
 	return State{Ext: ext, Source: h["source"], SourceID: h["source_id"], State: h["state"],
-		ERPOrder: h["erp_order"], Reason: h["reason"], Creates: n}, true, nil
+		ERPOrder: h["erp_order"], Reason: h["reason"], Creates: n, Ship: h["ship"]}, true, nil
 }
 
 // poll polls one source while this replica holds its lease.

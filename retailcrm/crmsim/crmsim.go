@@ -31,6 +31,7 @@ type Server struct {
 	orders   map[int]*order
 	edits    map[int][]map[string]any
 	failNext []int
+	failEdit []int
 	mux      *http.ServeMux
 }
 
@@ -69,6 +70,15 @@ func (s *Server) FailNext(n, status int) {
 	defer s.mu.Unlock()
 	for range n {
 		s.failNext = append(s.failNext, status)
+	}
+}
+
+// FailEdits makes the next n order edits answer status.
+func (s *Server) FailEdits(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failEdit = append(s.failEdit, status)
 	}
 }
 
@@ -290,6 +300,12 @@ func (s *Server) editOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.failEdit) > 0 {
+		status := s.failEdit[0]
+		s.failEdit = s.failEdit[1:]
+		fail(w, status, "simulated failure")
+		return
+	}
 	o, ok := s.orders[id]
 	if !ok {
 		fail(w, http.StatusNotFound, "Not found")
