@@ -18,6 +18,11 @@ type PusherStatus struct {
 	LastErrorAt       string       `json:"last_error_at"`
 	DeadLetters       int64        `json:"dead_letters"`
 	Recent            []DeadLetter `json:"recent_dead_letters"` // newest first, at most 20
+	// NotFound counts the products the shop said it does not know at
+	// their last push (stock to RetailCRM: notFoundOffers); they are not
+	// retried. Absent when none.
+	NotFound       int64    `json:"not_found,omitempty"`
+	NotFoundRecent []string `json:"not_found_recent,omitempty"` // "sink: product", newest first, at most 20
 }
 
 // DeadLetter is one parked piece of work in a PusherStatus.

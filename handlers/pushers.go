@@ -75,6 +75,7 @@ func pusherStatus(st pushers.Status) api.PusherStatus {
 		OldestPendingSecs: st.OldestPending.Round(time.Millisecond).Seconds(),
 		LastSuccess:       ts(st.LastSuccess), LastError: st.LastError, LastErrorAt: ts(st.LastErrorAt),
 		DeadLetters: st.DeadLetters, Recent: []api.DeadLetter{},
+		NotFound: st.NotFound, NotFoundRecent: st.NotFoundRecent,
 	}
 	for _, dl := range st.Recent {
 		out.Recent = append(out.Recent, api.DeadLetter{ID: dl.ID, At: ts(dl.At), Reason: dl.Reason})

@@ -80,6 +80,9 @@ type Deps struct {
 	VendreOrders VendreOrders
 	// Pushers backs /admin/pushers; nil: none configured.
 	Pushers Pushers
+	// RetailCRM answers POST /retailcrm/{action}, RetailCRM's callbacks;
+	// nil: 404 (RETAILCRM_CLIENT_ID unset).
+	RetailCRM RetailCRM
 }
 
 // New returns the gateway's HTTP handler with every route.
@@ -146,6 +149,7 @@ func New(d Deps) *echo.Echo {
 	// the routes answer 404 when not configured.
 	e.POST("/webhooks/extend", h.extendWebhook)
 	e.POST("/webhooks/vendre", h.vendreWebhook)
+	e.POST("/retailcrm/:action", h.retailcrmCallback) // checks the clientId (handlers/retailcrm.go)
 	return e
 }
 

@@ -48,6 +48,12 @@ type Status struct {
 	LastErrorAt   time.Time
 	DeadLetters   int64        // items parked for an operator
 	Recent        []DeadLetter // the newest dead letters, at most RecentDeadLetters
+	// NotFound counts items a shop reported it does not know (RetailCRM's
+	// notFoundOffers) at their last push: reported, not retried.
+	NotFound int64
+	// NotFoundRecent are the newest of them, "sink: item", at most
+	// RecentDeadLetters.
+	NotFoundRecent []string
 }
 
 // RecentDeadLetters is how many dead letters a Status lists.

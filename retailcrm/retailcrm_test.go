@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,7 +14,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vendre-extend/gateway/cache/cachetest"
+	"github.com/vendre-extend/gateway/erp"
+	"github.com/vendre-extend/gateway/erp/extendsim"
+	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/pushers"
+	"github.com/vendre-extend/gateway/pushers/stock"
 	"github.com/vendre-extend/gateway/retailcrm"
 	"github.com/vendre-extend/gateway/retailcrm/crmsim"
 )
@@ -207,4 +212,84 @@ func TestRegistrarRetries(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestCallbackLeadsToUpload: the module is registered with the simulated
+// RetailCRM, which calls the gateway's inventoriesUpload back over HTTP:
+// a right clientId is answered 200 {"success":true} at once and every
+// product is uploaded, 250 offers at most a request; a wrong or missing
+// one gets 401 and nothing is pushed.
+func TestCallbackLeadsToUpload(t *testing.T) {
+	const products = 600
+	rdb, prefix := cachetest.Redis(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sim := extendsim.New(extendsim.Options{Customers: -1})
+	for i := range products {
+		sim.SetAvailability(fmt.Sprintf("CB-%04d", i), extendsim.WarehouseMain, float64(i%7))
+	}
+	erpSrv := httptest.NewServer(sim)
+	defer erpSrv.Close()
+	client, _ := erp.New(erp.Config{BaseURL: erpSrv.URL, ClientID: extendsim.DefaultClientID, ClientSecret: extendsim.DefaultClientSecret})
+	crm := crmsim.New()
+	crm.SetKnownOffers() // the CRM knows none of them: all reported not found
+	c := newClient(t, crm)
+	sp := stock.New(rdb, client, []stock.Sink{stock.NewRetailCRM(c, map[string]string{extendsim.WarehouseMain: "main"})},
+		stock.Config{Prefix: prefix})
+	// The first sweep is not due: only the callback asks for a push.
+	rdb.Set(ctx, prefix+"stock:swept", time.Now().UnixMilli(), 0)
+	go sp.Run(ctx)
+
+	const clientID = "client-id-0123456789abcdef"
+	gw := httptest.NewServer(handlers.New(handlers.Deps{RetailCRM: retailcrm.NewCallbacks(clientID, sp)}))
+	defer gw.Close()
+	m := retailcrm.WarehouseModule("extend-gw", clientID, gw.URL, true)
+	if err := retailcrm.NewRegistrar(rdb, c, m, retailcrm.RegistrarConfig{Prefix: prefix}).Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := crm.Module("extend-gw")
+	if !strings.Contains(string(raw), `"baseUrl":"`+gw.URL+`/retailcrm"`) {
+		t.Fatalf("registered module = %s", raw)
+	}
+
+	wrong, empty := "not-the-client-id", ""
+	for _, id := range []*string{&wrong, &empty} {
+		status, body, err := crm.Callback(ctx, "extend-gw", id)
+		if err != nil || status != http.StatusUnauthorized || !strings.Contains(body, `"success":false`) {
+			t.Errorf("callback with clientId %q = %d %s, %v; want 401", *id, status, body, err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // more than the stock pusher's Poll
+	if n := len(crm.Uploads()); n != 0 {
+		t.Fatalf("uploads after a wrong clientId = %d, want 0", n)
+	}
+
+	status, body, err := crm.Callback(ctx, "extend-gw", nil)
+	if err != nil || status != http.StatusOK || strings.TrimSpace(body) != `{"success":true}` {
+		t.Fatalf("callback = %d %s, %v; want 200 {\"success\":true}", status, body, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, up := range crm.Uploads() {
+			if len(up) > retailcrm.MaxOffers {
+				t.Fatalf("an upload of %d offers", len(up))
+			}
+			for _, o := range up {
+				seen[o.ExternalID] = true
+			}
+		}
+		if len(seen) >= products {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("uploaded %d of %d products", len(seen), products)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st, _ := sp.Status(ctx)
+	if st.NotFound < products || len(st.NotFoundRecent) != pushers.RecentDeadLetters || !strings.HasPrefix(st.NotFoundRecent[0], "retailcrm: ") {
+		t.Errorf("status: not found %d %v, want >= %d with the newest 20", st.NotFound, st.NotFoundRecent, products)
+	}
+	t.Logf("callback: %d uploads for %d products (sample data included); %d reported not found", len(crm.Uploads()), products, st.NotFound)
 }

@@ -61,6 +61,8 @@ type Config struct {
 
 	// Pushers: pushers.go.
 	Push PushConfig
+	// RetailCRM as an order source and warehouse module: retailcrm.go.
+	CRM RetailCRMConfig
 
 	// Location is Timezone, loaded by Validate; not a setting.
 	Location *time.Location

@@ -72,8 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return flush(ctx, args, getenv, stdout, stderr)
 	case "pushers":
 		return pushersCmd(ctx, args, getenv, stdout, stderr)
+	case "retailcrm":
+		return retailcrmCmd(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("gateway: unknown command %q (want serve, probe, flush or pushers)", cmd)
+	return fmt.Errorf("gateway: unknown command %q (want serve, probe, flush, pushers or retailcrm)", cmd)
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
@@ -196,7 +198,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 
 	e := handlers.New(handlers.Deps{
 		ExtendWebhooks: ps.extendWebhooks(), VendreOrders: ps.vendreOrders(), Pushers: ps.registry,
-		Pull: svc, ERP: guard, Redis: redisHealth,
+		RetailCRM: ps.retailcrmCallbacks(),
+		Pull:      svc, ERP: guard, Redis: redisHealth,
 		APIKeys: cfg.VendreAPIKeys, Shape: cfg.Shape(), AdminToken: cfg.AdminToken,
 		Location: cfg.Location, Logger: log,
 		Extended: svc,

@@ -21,6 +21,7 @@ import (
 	"github.com/vendre-extend/gateway/pushers"
 	"github.com/vendre-extend/gateway/pushers/orders"
 	"github.com/vendre-extend/gateway/pushers/stock"
+	"github.com/vendre-extend/gateway/retailcrm"
 	"github.com/vendre-extend/gateway/webhook"
 )
 
@@ -37,7 +38,7 @@ type PushConfig struct {
 	RetailCRMStores    []string      `env:"RETAILCRM_STORES" help:"extendWarehouse:crmStoreCode,... (unset: each warehouse under its own name)"`
 	StockWebhookURL    string        `env:"STOCK_WEBHOOK_URL" help:"URL of the generic stock webhook sink"`
 	StockWebhookSecret string        `env:"STOCK_WEBHOOK_SECRET" help:"secret that signs the generic stock webhook (X-Signature)"`
-	OrderSources       []string      `env:"ORDER_SOURCES" help:"comma list of vendre-webhook, xsale (unset: the order pusher is off)"`
+	OrderSources       []string      `env:"ORDER_SOURCES" help:"comma list of vendre-webhook, xsale, retailcrm (unset: the order pusher is off)"`
 	VendreWebhookToken string        `env:"VENDRE_WEBHOOK_TOKEN" help:"shared token Vendre sends with its order webhooks (X-Webhook-Token)"`
 
 	XSaleURL            string        `env:"XSALE_URL" help:"xSale API base URL"`
@@ -68,8 +69,8 @@ func (c *Config) validatePushers(bad *problems) {
 		}
 	}
 	for _, s := range p.OrderSources {
-		if !slices.Contains([]string{"vendre-webhook", "xsale"}, s) {
-			bad.add("ORDER_SOURCES", "unknown source %q (want vendre-webhook, xsale)", s)
+		if !slices.Contains([]string{"vendre-webhook", "xsale", "retailcrm"}, s) {
+			bad.add("ORDER_SOURCES", "unknown source %q (want vendre-webhook, xsale, retailcrm)", s)
 		}
 	}
 	if (len(p.StockSinks) > 0 || len(p.OrderSources) > 0) && c.RedisURL == "" {
@@ -130,6 +131,7 @@ func (c *Config) validatePushers(bad *problems) {
 			}
 		}
 	}
+	c.validateRetailCRM(bad) // retailcrm.go
 }
 
 // pusherSet is what buildPushers made: the routes' backends and the loops
@@ -137,6 +139,7 @@ func (c *Config) validatePushers(bad *problems) {
 type pusherSet struct {
 	intake   *webhook.Intake // nil: EXTEND_WEBHOOK_SECRET unset
 	orders   *orders.Pusher  // nil: ORDER_SOURCES unset
+	crm      handlers.RetailCRM
 	registry *pushers.Registry
 	runs     []func(context.Context) error
 }
@@ -160,6 +163,15 @@ func (ps *pusherSet) vendreOrders() handlers.VendreOrders {
 
 func sourcesOf(p *orders.Pusher) []string { return p.Sources() }
 
+// retailcrmCallbacks is what answers RetailCRM's callbacks, nil when the
+// module is not configured.
+func (ps *pusherSet) retailcrmCallbacks() handlers.RetailCRM {
+	if ps.crm == nil {
+		return nil
+	}
+	return ps.crm
+}
+
 // buildPushers builds the Extend webhook intake and consumer, the stock
 // pusher and the order pusher that cfg asks for. rdb nil (no Redis) means
 // webhooks answer 503 and no pusher runs (Validate refused pushers without
@@ -169,6 +181,11 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 	p := cfg.Push
 	ps := &pusherSet{}
 	var all []pushers.Pusher
+	crm, err := newRetailCRMClient(cfg) // retailcrm.go; nil without RETAILCRM_URL
+	if err != nil {
+		return nil, err
+	}
+	var sweeper retailcrm.StockSweeper
 
 	var balances webhook.Balances
 	if len(p.StockSinks) > 0 && rdb != nil {
@@ -189,12 +206,7 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 				}
 				sinks = append(sinks, stock.NewFileSink(stock.RedisSeq(rdb, stock.SeqKey(queuePrefix)), targets...))
 			case "retailcrm":
-				stores := map[string]string{}
-				for _, s := range p.RetailCRMStores {
-					w, code, _ := strings.Cut(s, ":")
-					stores[strings.TrimSpace(w)] = strings.TrimSpace(code)
-				}
-				sinks = append(sinks, stock.NewRetailCRM(p.RetailCRMURL, p.RetailCRMAPIKey, stores, nil))
+				sinks = append(sinks, stock.NewRetailCRM(crm, crmStores(p)))
 			case "webhook":
 				sinks = append(sinks, stock.NewWebhook(p.StockWebhookURL, p.StockWebhookSecret, nil))
 			}
@@ -204,6 +216,9 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 			Budget: max(cfg.ExtendTimeout, 5*time.Second), Logger: log.With("pusher", "stock"),
 		})
 		balances = sp
+		if slices.Contains(p.StockSinks, "retailcrm") {
+			sweeper = sp
+		}
 		all = append(all, sp)
 		ps.runs = append(ps.runs, sp.Run)
 	}
@@ -222,6 +237,17 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 					StatusNew: p.XSaleStatusNew, StatusImported: p.XSaleStatusImported, StatusManual: p.XSaleStatusManual,
 					Customer: p.XSaleERPCustomer, PollEvery: p.XSalePollEvery, Location: cfg.Location,
 				}))
+			case "retailcrm":
+				sources = append(sources, orders.NewRetailCRM(crm, orders.RetailCRMConfig{
+					StatusNew: cfg.CRM.StatusNew, StatusImported: cfg.CRM.StatusImported, StatusManual: cfg.CRM.StatusManual,
+					Customer: cfg.CRM.ERPCustomer, PollEvery: cfg.CRM.PollEvery, Location: cfg.Location,
+					Shipments: cfg.CRM.Module(), ShipmentStore: shipmentStore(p),
+				}))
+				if !cfg.CRM.Module() {
+					log.Warn("retailcrm: shipments are not reported: RetailCRM takes order[shipped] only from a registered module (set RETAILCRM_MODULE_CODE and RETAILCRM_CLIENT_ID)")
+				} else if shipmentStore(p) == "" {
+					log.Warn("retailcrm: orders that name no shipment store cannot be reported shipped: set RETAILCRM_STORES or STOCK_WAREHOUSES")
+				}
 			}
 		}
 		op := orders.New(rdb, client, sources, orders.Config{
@@ -232,14 +258,26 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 		ps.runs = append(ps.runs, op.Run)
 	}
 
+	if cfg.CRM.Module() && rdb != nil {
+		reg := retailcrm.NewRegistrar(rdb, crm, warehouseModule(cfg), retailcrm.RegistrarConfig{
+			Prefix: queuePrefix, Logger: log.With("pusher", "retailcrm-module")})
+		ps.crm = retailcrm.NewCallbacks(cfg.CRM.ClientID, sweeper)
+		all = append(all, reg)
+		ps.runs = append(ps.runs, reg.Run)
+	}
+
 	if len(cfg.WebhookSecrets) > 0 {
 		opts := webhook.Options{Prefix: queuePrefix, Observer: obs}
 		ps.intake = webhook.NewIntake(rdb, cfg.WebhookSecrets, opts)
 		if rdb == nil {
 			log.Warn("EXTEND_WEBHOOK_SECRET is set but REDIS_URL is not: webhooks answer 503 (they must be recorded durably)")
 		} else {
+			var picks webhook.Picks
+			if ps.orders != nil {
+				picks = ps.orders // OrderPicked of an order whose shop wants to hear of it
+			}
 			c := webhook.NewConsumer(rdb, ref, balances, webhook.ConsumerOptions{
-				Options: opts, Budget: 3 * cfg.ExtendTimeout, Logger: log.With("pusher", "webhooks"),
+				Options: opts, Budget: 3 * cfg.ExtendTimeout, Logger: log.With("pusher", "webhooks"), Picks: picks,
 			})
 			all = append(all, c)
 			ps.runs = append(ps.runs, c.Run)

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/vendre-extend/gateway/retailcrm/crmsim"
 )
 
 func TestPusherConfigErrors(t *testing.T) {
@@ -53,5 +58,78 @@ func TestPusherConfigErrors(t *testing.T) {
 				t.Fatalf("parseConfig = %v, want an error naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestRetailCRMConfigErrors(t *testing.T) {
+	base := map[string]string{
+		"EXTEND_BASE_URL": "http://erp.test", "EXTEND_CLIENT_ID": "id", "EXTEND_CLIENT_SECRET": "s",
+		"VENDRE_API_KEYS": "key-1234", "REDIS_URL": "redis://127.0.0.1:6379/0",
+		"RETAILCRM_URL": "https://crm.test", "RETAILCRM_API_KEY": "k",
+	}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // the variable named; "" for no error
+	}{
+		{"source", with("ORDER_SOURCES", "retailcrm", "RETAILCRM_ERP_CUSTOMER", "10002"), ""},
+		{"source needs a customer", with("ORDER_SOURCES", "retailcrm"), "RETAILCRM_ERP_CUSTOMER"},
+		{"source needs a key", with("ORDER_SOURCES", "retailcrm", "RETAILCRM_ERP_CUSTOMER", "1", "RETAILCRM_API_KEY", ""), "RETAILCRM_API_KEY"},
+		{"module", with("RETAILCRM_MODULE_CODE", "extend-gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef"), ""},
+		{"module code", with("RETAILCRM_MODULE_CODE", "Extend GW", "RETAILCRM_CLIENT_ID", "0123456789abcdef"), "RETAILCRM_MODULE_CODE"},
+		{"short client id", with("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "short"), "RETAILCRM_CLIENT_ID"},
+		{"client id alone", with("RETAILCRM_CLIENT_ID", "0123456789abcdef"), "RETAILCRM_MODULE_CODE"},
+		{"module needs redis", with("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef", "REDIS_URL", ""), "REDIS_URL"},
+		{"module needs the URL", with("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef", "RETAILCRM_URL", ""), "RETAILCRM_URL"},
+		{"poll period", with("RETAILCRM_POLL_EVERY", "soon"), "RETAILCRM_POLL_EVERY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := parseConfig("gateway", nil, func(k string) string { return tt.env[k] }, io.Discard)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("parseConfig = %v, want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("parseConfig = %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRetailCRMRegisterCommand: `gateway retailcrm register` sends the
+// module to RetailCRM once and says so; RetailCRM refusing is an error.
+func TestRetailCRMRegisterCommand(t *testing.T) {
+	crm := crmsim.New()
+	srv := httptest.NewServer(crm)
+	defer srv.Close()
+	env := map[string]string{"RETAILCRM_URL": srv.URL, "RETAILCRM_API_KEY": crmsim.APIKey, "REDIS_URL": "redis://127.0.0.1:6379/0",
+		"RETAILCRM_MODULE_CODE": "extend-gw", "RETAILCRM_CLIENT_ID": "0123456789abcdef", "PUBLIC_BASE_URL": "https://gw.example.test",
+		"STOCK_SINKS": "retailcrm"}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"retailcrm", "register"}, envMap(env), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	raw, n := crm.Module("extend-gw")
+	if n != 1 || !strings.Contains(string(raw), `"baseUrl":"https://gw.example.test/retailcrm"`) ||
+		!strings.Contains(out.String(), "inventoriesUpload at https://gw.example.test/retailcrm/inventories-upload") {
+		t.Errorf("registered %d times: %s; printed %q", n, raw, out.String())
+	}
+	env["RETAILCRM_API_KEY"] = "wrong"
+	err := run(context.Background(), []string{"retailcrm", "register"}, envMap(env), &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "apiKey") || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("with a wrong key: %v, want RetailCRM's message without the key", err)
+	}
+	if err := run(context.Background(), []string{"retailcrm"}, envMap(env), &out, io.Discard); err == nil {
+		t.Error("retailcrm without register: no error")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/vendre-extend/gateway/retailcrm"
 )
 
 // maxAnswer caps what is read of a shop's answer.
@@ -41,97 +44,64 @@ func statusError(sink string, status int, detail string) error {
 	return fmt.Errorf("%s: status %d: %s: %w", sink, status, detail, ErrRejected)
 }
 
+// CRM is what the retailcrm sink needs of RetailCRM; *retailcrm.Client
+// has it (paced to RetailCRM's 10 calls a second per key).
+type CRM interface {
+	// UploadInventories errors: retailcrm.ErrRejected, ErrUnavailable.
+	UploadInventories(ctx context.Context, offers []retailcrm.Offer) (retailcrm.Upload, error)
+}
+
 // RetailCRM pushes stock to RetailCRM v5
 // (POST /api/v5/store/inventories/upload), at most 250 offers a request.
 type RetailCRM struct {
-	base   string
-	key    string
+	crm    CRM
 	stores map[string]string // Extend warehouse -> CRM store code
-	hc     *http.Client
 }
 
-// NewRetailCRM returns the sink for the account at base (RETAILCRM_URL)
-// with apiKey. stores maps Extend warehouses to CRM store codes
-// (RETAILCRM_STORES); a warehouse it does not name keeps its own name.
-// hc nil means a client with a 30 s timeout.
-func NewRetailCRM(base, apiKey string, stores map[string]string, hc *http.Client) *RetailCRM {
-	if hc == nil {
-		hc = newHTTPClient()
-	}
-	return &RetailCRM{base: strings.TrimRight(base, "/"), key: apiKey, stores: stores, hc: hc}
+// NewRetailCRM returns the sink uploading through crm. stores maps Extend
+// warehouses to CRM store codes (RETAILCRM_STORES); a warehouse it does
+// not name keeps its own name.
+func NewRetailCRM(crm CRM, stores map[string]string) *RetailCRM {
+	return &RetailCRM{crm: crm, stores: stores}
 }
 
 // Name is "retailcrm".
 func (r *RetailCRM) Name() string { return "retailcrm" }
 
-// Rate is RetailCRM's budget of 10 requests a second per API key.
-func (r *RetailCRM) Rate() rate.Limit { return 10 }
+// reportsNotFound: RetailCRM names the offers it does not know.
+func (r *RetailCRM) reportsNotFound() {}
 
-type crmOffer struct {
-	ExternalID string     `json:"externalId"`
-	Stores     []crmStore `json:"stores"`
-}
-
-type crmStore struct {
-	Code      string `json:"code"`
-	Available int64  `json:"available"`
-}
-
-type crmAnswer struct {
-	Success        bool   `json:"success"`
-	ErrorMsg       string `json:"errorMsg"`
-	NotFoundOffers []struct {
-		ExternalID string `json:"externalId"`
-	} `json:"notFoundOffers"`
-}
+// Rate is RetailCRM's budget of 10 requests a second per API key (the
+// client keeps it too, shared with the order source and the module).
+func (r *RetailCRM) Rate() rate.Limit { return retailcrm.DefaultRate }
 
 // Push uploads b in requests of at most 250 offers. Offers RetailCRM does
-// not know come back in Report.NotFound.
+// not know come back in Report.NotFound. Extend's model has no cost price,
+// so no purchasePrice is sent (retailcrm.OfferStore has the field for the
+// day it has one).
 func (r *RetailCRM) Push(ctx context.Context, b Batch) (Report, error) {
 	var rep Report
-	for chunk := range slices.Chunk(b.Items, DefaultBatchSize) {
-		offers := make([]crmOffer, 0, len(chunk))
+	for chunk := range slices.Chunk(b.Items, retailcrm.MaxOffers) {
+		offers := make([]retailcrm.Offer, 0, len(chunk))
 		for _, it := range chunk {
-			o := crmOffer{ExternalID: it.Product}
+			o := retailcrm.Offer{ExternalID: it.Product}
 			for _, l := range it.Levels {
 				code := l.Warehouse
 				if c, ok := r.stores[l.Warehouse]; ok {
 					code = c
 				}
-				o.Stores = append(o.Stores, crmStore{Code: code, Available: l.Available})
+				o.Stores = append(o.Stores, retailcrm.OfferStore{Code: code, Available: l.Available})
 			}
 			offers = append(offers, o)
 		}
-		js, err := json.Marshal(offers)
+		up, err := r.crm.UploadInventories(ctx, offers)
+		if errors.Is(err, retailcrm.ErrRejected) {
+			return rep, fmt.Errorf("%w: %w", ErrRejected, err)
+		}
 		if err != nil {
 			return rep, err
 		}
-		form := url.Values{"offers": {string(js)}}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+"/api/v5/store/inventories/upload",
-			strings.NewReader(form.Encode()))
-		if err != nil {
-			return rep, fmt.Errorf("retailcrm: %w", ErrRejected)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-API-KEY", r.key)
-		resp, err := r.hc.Do(req)
-		if err != nil {
-			return rep, fmt.Errorf("retailcrm: %w", unwrapURL(err))
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-		resp.Body.Close()
-		var ans crmAnswer
-		jerr := json.Unmarshal(body, &ans)
-		if resp.StatusCode/100 != 2 || jerr != nil || !ans.Success {
-			status := resp.StatusCode
-			if status/100 == 2 {
-				status = http.StatusBadGateway // 2xx without success: odd; retry
-			}
-			return rep, statusError("retailcrm", status, short(ans.ErrorMsg))
-		}
-		for _, nf := range ans.NotFoundOffers {
-			rep.NotFound = append(rep.NotFound, nf.ExternalID)
-		}
+		rep.NotFound = append(rep.NotFound, up.NotFound...)
 	}
 	return rep, nil
 }

@@ -18,7 +18,20 @@ import (
 
 	ftpserver "goftp.io/server/v2"
 	"goftp.io/server/v2/driver/file"
+
+	"github.com/vendre-extend/gateway/retailcrm"
 )
+
+// newCRM is a RetailCRM client of the double at base, with the default
+// pace of 10 calls a second.
+func newCRM(t *testing.T, base, key string) *retailcrm.Client {
+	t.Helper()
+	c, err := retailcrm.New(retailcrm.Config{BaseURL: base, APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
 // quietLog silences the FTP server.
 type quietLog struct{}
@@ -130,7 +143,7 @@ func startCRM(t *testing.T) (*crmDouble, *httptest.Server) {
 			w.Write([]byte(`{"success":false,"errorMsg":"injected"}`))
 			return
 		}
-		var offers []crmOffer
+		var offers []retailcrm.Offer
 		if err := json.Unmarshal([]byte(r.PostFormValue("offers")), &offers); err != nil || len(offers) > 250 {
 			w.WriteHeader(http.StatusBadRequest)
 			w.Write([]byte(`{"success":false,"errorMsg":"bad offers"}`))

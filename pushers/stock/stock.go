@@ -199,6 +199,7 @@ func (k keys) full() string      { return k.p + "stock:full" }
 func (k keys) lease() string     { return k.p + "stock:lease" }
 func (k keys) dead() string      { return k.p + "stock:dead" }
 func (k keys) status() string    { return k.p + "stock:status" }
+func (k keys) notFound() string  { return k.p + "stock:notfound" }
 
 // SeqKey is the key of the counter the vendre-file sink numbers its files
 // with (see RedisSeq).
@@ -296,10 +297,26 @@ func (p *Pusher) BalanceChanged(ctx context.Context, product, warehouse string) 
 	return nil
 }
 
-// Replay asks for a full sweep (every product pushed again, whatever was
-// pushed before) and puts every dead letter's products back to work.
-func (p *Pusher) Replay(ctx context.Context) error {
+// SweepAll asks for a full sweep: every product is marked and pushed
+// again to every sink, whatever was pushed before (RetailCRM's
+// inventoriesUpload callback). It returns once the request is in Redis;
+// the replica holding the lease does the sweep within a Poll. Requests
+// made before that sweep starts are one sweep.
+func (p *Pusher) SweepAll(ctx context.Context) error {
 	if err := p.rdb.Set(ctx, p.k.full(), "1", 0).Err(); err != nil {
+		return fmt.Errorf("stock: full sweep: %w", err)
+	}
+	select {
+	case p.poke <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Replay asks for a full sweep (SweepAll) and puts every dead letter's
+// products back to work.
+func (p *Pusher) Replay(ctx context.Context) error {
+	if err := p.SweepAll(ctx); err != nil {
 		return err
 	}
 	_, err := p.dead.Each(ctx, func(dl pushers.DeadLetter) error {
@@ -362,6 +379,10 @@ func (p *Pusher) Status(ctx context.Context) (pushers.Status, error) {
 	}
 	if st.DeadLetters > 0 {
 		st.Recent, _ = p.dead.List(ctx, pushers.RecentDeadLetters)
+	}
+	st.NotFound, _ = p.rdb.ZCard(ctx, p.k.notFound()).Result()
+	if st.NotFound > 0 {
+		st.NotFoundRecent, _ = p.rdb.ZRevRange(ctx, p.k.notFound(), 0, pushers.RecentDeadLetters-1).Result()
 	}
 	return st, p.rec.Fill(ctx, &st)
 }
@@ -657,6 +678,9 @@ func (p *Pusher) pushSink(ctx context.Context, i int, s Sink, b Batch) bool {
 				p.log.Warn("stock: the shop does not know these products", "sink", s.Name(),
 					"count", len(rep.NotFound), "first", rep.NotFound[:min(5, len(rep.NotFound))])
 			}
+			if _, ok := s.(notFoundReporter); ok {
+				p.noteNotFound(ctx, s.Name(), b, rep.NotFound)
+			}
 			return true
 		}
 		if errors.Is(err, ErrRejected) || ctx.Err() != nil {
@@ -684,6 +708,45 @@ func (p *Pusher) pushSink(ctx context.Context, i int, s Sink, b Batch) bool {
 	}
 	p.log.Error("stock: batch parked as a dead letter", "sink", s.Name(), "products", len(products), "err", err)
 	return false
+}
+
+// notFoundReporter is a Sink whose Report.NotFound is meaningful.
+type notFoundReporter interface {
+	reportsNotFound()
+}
+
+// maxNotFound is how many unknown products are remembered for the status.
+const maxNotFound = 10000
+
+// noteNotFound keeps, for /admin/pushers, the products of b that the sink
+// reported it does not know ("sink: product", newest first), and forgets
+// those it now knows.
+func (p *Pusher) noteNotFound(ctx context.Context, sink string, b Batch, notFound []string) {
+	nf := make(map[string]bool, len(notFound))
+	for _, pr := range notFound {
+		nf[pr] = true
+	}
+	var known []any
+	var unknown []redis.Z
+	now := float64(p.cfg.Now().UnixMilli())
+	for _, it := range b.Items {
+		if nf[it.Product] {
+			unknown = append(unknown, redis.Z{Score: now, Member: sink + ": " + it.Product})
+		} else {
+			known = append(known, sink+": "+it.Product)
+		}
+	}
+	pipe := p.rdb.Pipeline()
+	if len(known) > 0 {
+		pipe.ZRem(ctx, p.k.notFound(), known...)
+	}
+	if len(unknown) > 0 {
+		pipe.ZAdd(ctx, p.k.notFound(), unknown...)
+		pipe.ZRemRangeByRank(ctx, p.k.notFound(), 0, -maxNotFound-1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		p.log.Warn("stock: cannot keep the products the shop does not know", "sink", sink, "err", err)
+	}
 }
 
 // fetch reads the balances of products, paging, and builds their items in

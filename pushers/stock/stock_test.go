@@ -79,7 +79,7 @@ func TestRetailCRM(t *testing.T) {
 	crm, srv := startCRM(t)
 	crm.unknown["P-0003"] = true
 	ctx := context.Background()
-	s := NewRetailCRM(srv.URL, "crm-key", map[string]string{"HUV": "main"}, nil)
+	s := NewRetailCRM(newCRM(t, srv.URL, "crm-key"), map[string]string{"HUV": "main"})
 	rep, err := s.Push(ctx, batchOf(600))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestRetailCRM(t *testing.T) {
 			if tt.fail != 0 {
 				crm.failNext = []int{tt.fail}
 			}
-			_, err := NewRetailCRM(srv.URL, tt.key, nil, nil).Push(ctx, batchOf(1))
+			_, err := NewRetailCRM(newCRM(t, srv.URL, tt.key), nil).Push(ctx, batchOf(1))
 			if err == nil || errors.Is(err, ErrRejected) != tt.rejected {
 				t.Errorf("Push err = %v, rejected want %v", err, tt.rejected)
 			}
@@ -174,7 +174,7 @@ func TestPusherConverges(t *testing.T) {
 	hook, hookSrv := startHook(t, "s")
 	sinks := []Sink{
 		NewFileSink(RedisSeq(rdb, SeqKey(prefix)), DirTarget{Dir: dir}, ft),
-		NewRetailCRM(crmSrv.URL, "crm-key", nil, nil),
+		NewRetailCRM(newCRM(t, crmSrv.URL, "crm-key"), nil),
 		NewWebhook(hookSrv.URL, "s", nil),
 	}
 	p := New(rdb, client, sinks, Config{Prefix: prefix, SweepEvery: time.Hour, Poll: 20 * time.Millisecond,
@@ -282,7 +282,7 @@ func TestPusherDeadLetters(t *testing.T) {
 	defer erpSrv.Close()
 	client, _ := erp.New(erp.Config{BaseURL: erpSrv.URL, ClientID: extendsim.DefaultClientID, ClientSecret: extendsim.DefaultClientSecret})
 	crm, crmSrv := startCRM(t)
-	p := New(rdb, client, []Sink{NewRetailCRM(crmSrv.URL, "crm-key", nil, nil)}, Config{Prefix: prefix,
+	p := New(rdb, client, []Sink{NewRetailCRM(newCRM(t, crmSrv.URL, "crm-key"), nil)}, Config{Prefix: prefix,
 		SweepEvery: time.Hour, Poll: 10 * time.Millisecond, MaxAttempts: 3, RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond})
 	rdb.Set(ctx, p.k.swept(), time.Now().UnixMilli(), 0) // no first sweep
 	rdb.Set(ctx, p.k.watermark(), time.Now().UTC().Format(time.RFC3339), 0)
