@@ -355,6 +355,7 @@ func (p *Pusher) update(ctx context.Context, c *claim, due time.Time, ttl time.D
 // Run works due orders with Workers goroutines and polls each Poller
 // source under its lease, until ctx ends; it returns nil then.
 func (p *Pusher) Run(ctx context.Context) error {
+	ctx = erp.WithClass(ctx, erp.Background) // nobody waits on these ERP calls
 	p.running.Store(true)
 	defer p.running.Store(false)
 	g, gctx := errgroup.WithContext(ctx)
