@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +54,9 @@ type PushConfig struct {
 	XSaleStatusManual   string        `env:"XSALE_STATUS_MANUAL, default=Do obsługi ręcznej" help:"xSale status set when an order needs manual handling"`
 	XSalePollEvery      time.Duration `env:"XSALE_POLL_EVERY, default=1m" help:"period of the xSale pull"`
 	XSaleERPCustomer    string        `env:"XSALE_ERP_CUSTOMER" help:"Extend customer number marketplace orders are booked on"`
+	XSaleStatusIDs      []string      `env:"XSALE_STATUS_IDS" help:"comma list of xSale status ids of orders to import (unset: XSALE_STATUS_NEW by name)"`
+	XSaleCreatedFrom    string        `env:"XSALE_CREATED_FROM" help:"import only xSale orders created on or after this date, YYYY-MM-DD (unset: any date)"`
+	XSaleChannels       []string      `env:"XSALE_CHANNELS" help:"comma list of xSale sales channel ids to import from (unset: every channel)"`
 }
 
 // queuePrefix is the Redis prefix of durable work (webhook stream,
@@ -131,6 +135,17 @@ func (c *Config) validatePushers(bad *problems) {
 			}
 		}
 	}
+	if _, err := ids(p.XSaleStatusIDs); err != nil {
+		bad.add("XSALE_STATUS_IDS", "%v", err)
+	}
+	if _, err := ids(p.XSaleChannels); err != nil {
+		bad.add("XSALE_CHANNELS", "%v", err)
+	}
+	if p.XSaleCreatedFrom != "" {
+		if _, err := time.Parse(time.DateOnly, p.XSaleCreatedFrom); err != nil {
+			bad.add("XSALE_CREATED_FROM", "want a date YYYY-MM-DD, got %q", p.XSaleCreatedFrom)
+		}
+	}
 	c.validateRetailCRM(bad) // retailcrm.go
 }
 
@@ -162,6 +177,22 @@ func (ps *pusherSet) vendreOrders() handlers.VendreOrders {
 }
 
 func sourcesOf(p *orders.Pusher) []string { return p.Sources() }
+
+// ids reads a list of whole numbers >= 1 (xSale's ids).
+func ids(list []string) ([]int, error) {
+	var out []int
+	for _, s := range list {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("want a comma list of ids (whole numbers), got %q", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// must drops the error of a value Validate checked already.
+func must[T any](v T, _ error) T { return v }
 
 // retailcrmCallbacks is what answers RetailCRM's callbacks, nil when the
 // module is not configured.
@@ -236,6 +267,8 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 					Username: p.XSaleUsername, Password: p.XSalePassword,
 					StatusNew: p.XSaleStatusNew, StatusImported: p.XSaleStatusImported, StatusManual: p.XSaleStatusManual,
 					Customer: p.XSaleERPCustomer, PollEvery: p.XSalePollEvery, Location: cfg.Location,
+					StatusIDs: must(ids(p.XSaleStatusIDs)), CreatedFrom: p.XSaleCreatedFrom, Channels: must(ids(p.XSaleChannels)),
+					Catalog: orders.NewCatalog(client, 0), // every product checked in Extend before a create
 				}))
 			case "retailcrm":
 				sources = append(sources, orders.NewRetailCRM(crm, orders.RetailCRMConfig{

@@ -47,6 +47,10 @@ func TestPusherConfigErrors(t *testing.T) {
 			"XSALE_ORGANIZATION", "o", "XSALE_CLIENT_ID", "c", "XSALE_CLIENT_SECRET", "s", "XSALE_USERNAME", "u",
 			"XSALE_PASSWORD", "p"), "XSALE_ERP_CUSTOMER"},
 		{"sweep period", with("STOCK_SWEEP_EVERY", "0s"), "STOCK_SWEEP_EVERY"},
+		{"xsale status ids", with("XSALE_STATUS_IDS", "1,Nowe"), "XSALE_STATUS_IDS"},
+		{"xsale channels", with("XSALE_CHANNELS", "0"), "XSALE_CHANNELS"},
+		{"xsale created from", with("XSALE_CREATED_FROM", "20.11.2026"), "XSALE_CREATED_FROM"},
+		{"xsale filters", with("XSALE_STATUS_IDS", "1, 7", "XSALE_CHANNELS", "3", "XSALE_CREATED_FROM", "2026-11-01"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

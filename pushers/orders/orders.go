@@ -469,6 +469,17 @@ func (p *Pusher) create(ctx context.Context, c *claim, src Source) error {
 	if err != nil {
 		return p.manual(ctx, c, src, err.Error())
 	}
+	if v, ok := src.(Verifier); ok { // products.go
+		vctx, cancel := context.WithTimeout(ctx, p.cfg.Budget)
+		err := v.Verify(vctx, no)
+		cancel()
+		switch {
+		case errors.Is(err, ErrMapping):
+			return p.manual(ctx, c, src, err.Error())
+		case err != nil:
+			return p.retry(ctx, c, err)
+		}
+	}
 	no.ExternalOrderNumber = c.ext
 	if p.cfg.Now().Add(p.cfg.Budget + createMargin).After(c.until) {
 		// Too little of the claim left to be sure no one else claims the

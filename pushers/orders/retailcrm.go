@@ -116,45 +116,22 @@ type crmOrder struct {
 	} `json:"items"`
 }
 
-// maxPasses bounds the passes of one Poll.
-const maxPasses = 5
-
 // Poll reads every page of the orders in StatusNew and emits each with
-// its JSON. Orders imported while it pages drop out of the list and shift
-// the pages after them, so a pass may miss some: Poll starts over while a
-// pass found orders the ones before had not (at most maxPasses).
+// its JSON (see pagedPoll).
 func (r *RetailCRM) Poll(ctx context.Context, emit func(id string, payload []byte) error) error {
-	seen := map[string]bool{}
-	for pass := 0; pass < maxPasses; pass++ {
-		fresh, pages := 0, 0
-		for page := 1; ; page++ {
-			pg, err := r.crm.Orders(ctx, []string{r.cfg.StatusNew}, page)
-			if err != nil {
-				return err
-			}
-			pages = pg.TotalPages
-			for _, raw := range pg.Orders {
-				var o struct {
-					ID json.Number `json:"id"`
-				}
-				if json.Unmarshal(raw, &o) != nil || o.ID == "" || seen[o.ID.String()] {
-					continue // not an order we can name (it stays in StatusNew), or emitted already
-				}
-				seen[o.ID.String()] = true
-				fresh++
-				if err := emit(o.ID.String(), raw); err != nil {
-					return err
-				}
-			}
-			if len(pg.Orders) == 0 || page >= pg.TotalPages {
-				break
-			}
-		}
-		if fresh == 0 || pages <= 1 {
-			return nil // nothing new, or one page: nothing can have been skipped
-		}
+	fetch := func(ctx context.Context, page int) ([]json.RawMessage, bool, error) {
+		pg, err := r.crm.Orders(ctx, []string{r.cfg.StatusNew}, page)
+		return pg.Orders, page < pg.TotalPages, err
 	}
-	return nil
+	return pagedPoll(ctx, fetch, func(raw json.RawMessage) string {
+		var o struct {
+			ID json.Number `json:"id"`
+		}
+		if json.Unmarshal(raw, &o) != nil {
+			return ""
+		}
+		return o.ID.String()
+	}, emit)
 }
 
 // Map turns a RetailCRM order into an Extend order on the configured

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,18 @@ type XSaleConfig struct {
 	// StatusNew, StatusImported, StatusManual are status names; default
 	// "Nowe", "Zaimportowano do ERP", "Do obsługi ręcznej".
 	StatusNew, StatusImported, StatusManual string
+	// StatusIDs, when set, select the waiting orders by status id
+	// (XSALE_STATUS_IDS, statusidin) instead of by StatusNew's name.
+	StatusIDs []int
+	// CreatedFrom, a date YYYY-MM-DD, leaves out orders created before it
+	// (XSALE_CREATED_FROM, createdfrom); "" means any date.
+	CreatedFrom string
+	// Channels, when set, select the sales channels (XSALE_CHANNELS,
+	// channelidin); empty means every channel.
+	Channels []int
+	// Catalog, when set, checks every product of an order in Extend before
+	// the order is created: an unknown one sends it to StatusManual.
+	Catalog *Catalog
 	// Customer is the Extend customer marketplace orders are booked on
 	// (XSALE_ERP_CUSTOMER).
 	Customer string
@@ -123,25 +136,59 @@ type xsaleOrder struct {
 	} `json:"OrderItemArticles"`
 }
 
-// Poll reads the orders in StatusNew and emits each with its JSON.
-func (x *XSale) Poll(ctx context.Context, emit func(id string, payload []byte) error) error {
-	q := url.Values{"statusnamein": {x.cfg.StatusNew}}
-	var raw []json.RawMessage
-	if err := x.call(ctx, http.MethodGet, "/orders?"+q.Encode(), nil, &raw); err != nil {
-		return err
+// XSalePageSize is how many orders one list call asks for (xSale's most).
+const XSalePageSize = 100
+
+// filter is the order list's query without the page: the waiting status
+// (by ids, or StatusNew's name), the date and the channels.
+func (x *XSale) filter() url.Values {
+	q := url.Values{}
+	if len(x.cfg.StatusIDs) > 0 {
+		for _, id := range x.cfg.StatusIDs {
+			q.Add("statusidin", strconv.Itoa(id))
+		}
+	} else {
+		q.Set("statusnamein", x.cfg.StatusNew)
 	}
-	for _, r := range raw {
+	if x.cfg.CreatedFrom != "" {
+		q.Set("createdfrom", x.cfg.CreatedFrom)
+	}
+	for _, ch := range x.cfg.Channels {
+		q.Add("channelidin", strconv.Itoa(ch))
+	}
+	return q
+}
+
+// Poll reads the waiting orders page by page (XSalePageSize a page; an
+// empty page ends a pass; see pagedPoll) and emits each with its JSON.
+func (x *XSale) Poll(ctx context.Context, emit func(id string, payload []byte) error) error {
+	q := x.filter()
+	fetch := func(ctx context.Context, page int) ([]json.RawMessage, bool, error) {
+		q.Set("page", strconv.Itoa(page))
+		q.Set("pageSize", strconv.Itoa(XSalePageSize))
+		var raw []json.RawMessage
+		err := x.call(ctx, http.MethodGet, "/orders?"+q.Encode(), nil, &raw)
+		return raw, true, err
+	}
+	return pagedPoll(ctx, fetch, func(raw json.RawMessage) string {
 		var o struct {
 			ID json.Number `json:"Id"`
 		}
-		if err := json.Unmarshal(r, &o); err != nil || o.ID == "" {
-			continue // not an order we can name: skipped, xSale keeps it in StatusNew
+		if json.Unmarshal(raw, &o) != nil {
+			return ""
 		}
-		if err := emit(o.ID.String(), r); err != nil {
-			return err
-		}
+		return o.ID.String()
+	}, emit)
+}
+
+// Verify checks every product of o in Extend (Catalog): an unknown one is
+// an ErrMapping naming it, so the order goes to StatusManual and nothing
+// is created.
+func (x *XSale) Verify(ctx context.Context, o erp.NewOrder) error {
+	if x.cfg.Catalog == nil {
+		return nil
 	}
-	return nil
+	return checkProducts(ctx, x.cfg.Catalog, o)
 }
 
 // Map turns an xSale order into an Extend order on the configured

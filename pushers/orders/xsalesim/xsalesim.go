@@ -1,8 +1,9 @@
 // Package xsalesim is a simulated xSale for tests: the OAuth password
-// grant, GET /{org}/statuses, GET /{org}/orders?statusnamein= and
-// PUT /{org}/orders/{id}/change-status, as shop-model.md describes them.
-// It counts status changes so a test can check every order was told its
-// outcome.
+// grant, GET /{org}/statuses, GET /{org}/orders (filters statusnamein,
+// statusidin, createdfrom, createdto, channelidin; pages page and pageSize
+// of at most 100) and PUT /{org}/orders/{id}/change-status, as
+// docs/xsale.md describes them. It counts list calls and status changes so
+// a test can check every order was told its outcome once.
 package xsalesim
 
 import (
@@ -34,12 +35,16 @@ type Server struct {
 	orders  map[int]json.RawMessage
 	status  map[int]int
 	changes map[int][]int // order -> status ids set, in order
+	created map[int]string
+	channel map[int]int
+	lists   int
 	mux     *http.ServeMux
 }
 
 // New returns an empty xSale.
 func New() *Server {
-	s := &Server{orders: map[int]json.RawMessage{}, status: map[int]int{}, changes: map[int][]int{}}
+	s := &Server{orders: map[int]json.RawMessage{}, status: map[int]int{}, changes: map[int][]int{},
+		created: map[int]string{}, channel: map[int]int{}}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /oauth/token", s.token)
 	s.mux.HandleFunc("GET /{org}/statuses", s.auth(s.statuses))
@@ -51,11 +56,17 @@ func New() *Server {
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// AddOrder adds an order in status "Nowe". country is its delivery
-// CountryCode; sku its one article.
+// AddOrder adds an order in status "Nowe", created 2026-11-20 on channel
+// 1. country is its delivery CountryCode; sku its one article.
 func (s *Server) AddOrder(id int, sku, country string) {
+	s.AddOrderOn(id, sku, country, "2026-11-20T10:00:00Z", 1)
+}
+
+// AddOrderOn adds an order in status "Nowe" created at created (RFC 3339)
+// on sales channel channel.
+func (s *Server) AddOrderOn(id int, sku, country, created string, channel int) {
 	o := map[string]any{
-		"Id": id, "Number": fmt.Sprintf("XS/%d", id), "Created": "2026-11-20T10:00:00Z", "Currency": "SEK",
+		"Id": id, "Number": fmt.Sprintf("XS/%d", id), "Created": created, "ChannelId": channel, "Currency": "SEK",
 		"ShippingCost": 15.0,
 		"DeliveryAddress": map[string]any{"Name": "Jan Kowalski", "Street": "ul. Prosta 1", "ZipCode": "00-001",
 			"City": "Warszawa", "CountryCode": country},
@@ -66,6 +77,15 @@ func (s *Server) AddOrder(id int, sku, country string) {
 	defer s.mu.Unlock()
 	s.orders[id] = b
 	s.status[id] = 1
+	s.created[id] = created
+	s.channel[id] = channel
+}
+
+// Lists is how many order list calls were answered.
+func (s *Server) Lists() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lists
 }
 
 // Status returns the name of the order's status.
@@ -121,18 +141,49 @@ func (s *Server) statuses(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	want := r.URL.Query()["statusnamein"]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]int, 0, len(s.orders))
-	for id := range s.orders {
-		if len(want) == 0 || slices.Contains(want, Statuses[s.status[id]]) {
-			ids = append(ids, id)
+	q := r.URL.Query()
+	names := q["statusnamein"]
+	var ids, channels []int
+	for _, v := range q["statusidin"] {
+		n, _ := strconv.Atoi(v)
+		ids = append(ids, n)
+	}
+	for _, v := range q["channelidin"] {
+		n, _ := strconv.Atoi(v)
+		channels = append(channels, n)
+	}
+	from, to := q.Get("createdfrom"), q.Get("createdto")
+	page, size := 1, 0 // no page asked: everything
+	if q.Has("page") {
+		var err error
+		page, err = strconv.Atoi(q.Get("page"))
+		size, _ = strconv.Atoi(q.Get("pageSize"))
+		if err != nil || page < 1 || size < 1 || size > 100 {
+			w.WriteHeader(http.StatusBadRequest)
+			return
 		}
 	}
-	slices.Sort(ids)
-	out := make([]json.RawMessage, 0, len(ids))
-	for _, id := range ids {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lists++
+	sel := make([]int, 0, len(s.orders))
+	for id := range s.orders {
+		switch {
+		case len(names) > 0 && !slices.Contains(names, Statuses[s.status[id]]),
+			len(ids) > 0 && !slices.Contains(ids, s.status[id]),
+			len(channels) > 0 && !slices.Contains(channels, s.channel[id]),
+			from != "" && s.created[id][:10] < from,
+			to != "" && s.created[id][:10] > to:
+			continue
+		}
+		sel = append(sel, id)
+	}
+	slices.Sort(sel)
+	if size > 0 {
+		sel = sel[min((page-1)*size, len(sel)):min(page*size, len(sel))]
+	}
+	out := make([]json.RawMessage, 0, len(sel))
+	for _, id := range sel {
 		out = append(out, s.orders[id])
 	}
 	json.NewEncoder(w).Encode(out)
