@@ -26,6 +26,10 @@ func TestPusherConfigErrors(t *testing.T) {
 		}
 		return m
 	}
+	// crm is with a RetailCRM account.
+	crm := func(kv ...string) map[string]string {
+		return with(append([]string{"RETAILCRM_URL", "https://crm.test", "RETAILCRM_API_KEY", "k"}, kv...)...)
+	}
 	dir := t.TempDir()
 	tests := []struct {
 		name string
@@ -51,51 +55,16 @@ func TestPusherConfigErrors(t *testing.T) {
 		{"xsale channels", with("XSALE_CHANNELS", "0"), "XSALE_CHANNELS"},
 		{"xsale created from", with("XSALE_CREATED_FROM", "20.11.2026"), "XSALE_CREATED_FROM"},
 		{"xsale filters", with("XSALE_STATUS_IDS", "1, 7", "XSALE_CHANNELS", "3", "XSALE_CREATED_FROM", "2026-11-01"), ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := parseConfig("gateway", nil, func(k string) string { return tt.env[k] }, io.Discard)
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("parseConfig = %v, want no error", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("parseConfig = %v, want an error naming %s", err, tt.want)
-			}
-		})
-	}
-}
-
-func TestRetailCRMConfigErrors(t *testing.T) {
-	base := map[string]string{
-		"EXTEND_BASE_URL": "http://erp.test", "EXTEND_CLIENT_ID": "id", "EXTEND_CLIENT_SECRET": "s",
-		"VENDRE_API_KEYS": "key-1234", "REDIS_URL": "redis://127.0.0.1:6379/0",
-		"RETAILCRM_URL": "https://crm.test", "RETAILCRM_API_KEY": "k",
-	}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
-	tests := []struct {
-		name string
-		env  map[string]string
-		want string // the variable named; "" for no error
-	}{
-		{"source", with("ORDER_SOURCES", "retailcrm", "RETAILCRM_ERP_CUSTOMER", "10002"), ""},
-		{"source needs a customer", with("ORDER_SOURCES", "retailcrm"), "RETAILCRM_ERP_CUSTOMER"},
-		{"source needs a key", with("ORDER_SOURCES", "retailcrm", "RETAILCRM_ERP_CUSTOMER", "1", "RETAILCRM_API_KEY", ""), "RETAILCRM_API_KEY"},
-		{"module", with("RETAILCRM_MODULE_CODE", "extend-gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef"), ""},
-		{"module code", with("RETAILCRM_MODULE_CODE", "Extend GW", "RETAILCRM_CLIENT_ID", "0123456789abcdef"), "RETAILCRM_MODULE_CODE"},
-		{"short client id", with("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "short"), "RETAILCRM_CLIENT_ID"},
-		{"client id alone", with("RETAILCRM_CLIENT_ID", "0123456789abcdef"), "RETAILCRM_MODULE_CODE"},
-		{"module needs redis", with("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef", "REDIS_URL", ""), "REDIS_URL"},
-		{"module needs the URL", with("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef", "RETAILCRM_URL", ""), "RETAILCRM_URL"},
-		{"poll period", with("RETAILCRM_POLL_EVERY", "soon"), "RETAILCRM_POLL_EVERY"},
+		{"crm source", crm("ORDER_SOURCES", "retailcrm", "RETAILCRM_ERP_CUSTOMER", "10002"), ""},
+		{"crm source needs a customer", crm("ORDER_SOURCES", "retailcrm"), "RETAILCRM_ERP_CUSTOMER"},
+		{"crm source needs a key", crm("ORDER_SOURCES", "retailcrm", "RETAILCRM_ERP_CUSTOMER", "1", "RETAILCRM_API_KEY", ""), "RETAILCRM_API_KEY"},
+		{"crm module", crm("RETAILCRM_MODULE_CODE", "extend-gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef"), ""},
+		{"crm module code", crm("RETAILCRM_MODULE_CODE", "Extend GW", "RETAILCRM_CLIENT_ID", "0123456789abcdef"), "RETAILCRM_MODULE_CODE"},
+		{"crm short client id", crm("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "short"), "RETAILCRM_CLIENT_ID"},
+		{"crm client id alone", crm("RETAILCRM_CLIENT_ID", "0123456789abcdef"), "RETAILCRM_MODULE_CODE"},
+		{"crm module needs redis", crm("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef", "REDIS_URL", ""), "REDIS_URL"},
+		{"crm module needs the URL", crm("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef", "RETAILCRM_URL", ""), "RETAILCRM_URL"},
+		{"crm poll period", crm("RETAILCRM_POLL_EVERY", "soon"), "RETAILCRM_POLL_EVERY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

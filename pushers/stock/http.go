@@ -21,9 +21,6 @@ import (
 	"github.com/vendre-extend/gateway/retailcrm"
 )
 
-// maxAnswer caps what is read of a shop's answer.
-const maxAnswer = 1 << 20
-
 // newHTTPClient is a client with a whole-exchange timeout that does not
 // follow redirects (a redirect would drop our headers or hide an error).
 func newHTTPClient() *http.Client {

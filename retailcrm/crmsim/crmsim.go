@@ -19,7 +19,7 @@ import (
 )
 
 // APIKey is the key the simulated account accepts in X-API-KEY.
-const APIKey = "crm-test-key"
+const APIKey = "crm-test-key" // #nosec G101 -- the test double's own key, not a credential
 
 // Server is the simulated RetailCRM. It is safe for concurrent use.
 type Server struct {
