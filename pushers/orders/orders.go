@@ -2,11 +2,14 @@
 // each created exactly once, then the shop told the outcome.
 //
 // Sources (adapters, one per shop system) hand orders in: the Vendre
-// new_order webhook (ReceiveVendre) and xSale's status-driven pull (a
-// Poller, polled by one replica at a time under a lease with a fencing
-// token). Record writes an order once, by its external order number
-// (V-<id>, X-<Id>), to a Redis hash plus a due-time sorted set; an order
-// already recorded is not recorded again.
+// new_order webhook (ReceiveVendre), and xSale's and RetailCRM's
+// status-driven pulls (Pollers, each polled by one replica at a time under
+// a lease with a fencing token). Record writes an order once, by its
+// external order number (V-<id>, X-<Id>, R-<id>), to a Redis hash plus a
+// due-time sorted set; an order already recorded is not recorded again.
+// A Verifier source has its orders checked before any create (xSale: every
+// product known to Extend); a Shipper source is told, once, when Extend
+// picked one of its orders (shipments.go).
 //
 // Workers on every replica claim due orders one at a time: the claim
 // pushes the order's due time one visibility period ahead and gives it a
