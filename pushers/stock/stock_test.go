@@ -189,8 +189,13 @@ func TestPusherConverges(t *testing.T) {
 
 	settled := func(sweeps int64) func() bool {
 		return func() bool {
+			// Sweeps first: a sweep counts after it marked its products,
+			// so an empty backlog read after it means they were pushed
+			// (read the other way round, the empty backlog of before the
+			// sweep passed for the end of it).
+			swept := p.Stats().Sweeps >= sweeps
 			st, err := p.Status(ctx)
-			return err == nil && st.Backlog == 0 && p.Stats().Sweeps >= sweeps
+			return err == nil && swept && st.Backlog == 0
 		}
 	}
 	waitFor(t, "first (full) sweep pushed", settled(1))
