@@ -51,7 +51,10 @@ func TestRetailCRMWarehouse(t *testing.T) {
 		"STOCK_SINKS": "retailcrm", "ORDER_SOURCES": "retailcrm", "RETAILCRM_ERP_CUSTOMER": "10002",
 		"RETAILCRM_MODULE_CODE": "extend-gw", "RETAILCRM_CLIENT_ID": crmClientID,
 	})
-	g.env = append(g.env, "PUBLIC_BASE_URL="+g.url())
+	// RetailCRM calls https://gateway.e2e.test; the double routes that to
+	// the gateway as the merchant's TLS proxy would.
+	g.env = append(g.env, "PUBLIC_BASE_URL=https://gateway.e2e.test")
+	crm.Route("https://gateway.e2e.test", g.url())
 	g.start()
 	start := time.Now()
 	ctx := context.Background()
@@ -63,7 +66,7 @@ func TestRetailCRMWarehouse(t *testing.T) {
 	json.Unmarshal(raw, &module)
 	want := map[string]any{
 		"code": "extend-gw", "integrationCode": "extend-gw", "active": true, "name": "Extend Commerce",
-		"clientId": crmClientID, "baseUrl": g.url() + "/retailcrm", "actions": map[string]any{},
+		"clientId": crmClientID, "baseUrl": "https://gateway.e2e.test/retailcrm", "actions": map[string]any{},
 		"integrations": map[string]any{"store": map[string]any{"actions": []any{map[string]any{
 			"code": "inventoriesUpload", "url": "/inventories-upload", "callPoints": []any{"order_create", "order_edit"}}}}},
 	}

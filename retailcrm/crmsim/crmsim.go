@@ -32,6 +32,7 @@ type Server struct {
 	edits    map[int][]map[string]any
 	failNext []int
 	failEdit []int
+	routes   map[string]string // public base URL -> where it is served
 	mux      *http.ServeMux
 }
 
@@ -80,6 +81,18 @@ func (s *Server) FailEdits(n, status int) {
 	for range n {
 		s.failEdit = append(s.failEdit, status)
 	}
+}
+
+// Route makes callbacks to URLs under public go to actual instead, as a
+// TLS-terminating proxy in front of the gateway would (the gateway's
+// PUBLIC_BASE_URL is https://, the test's server is not).
+func (s *Server) Route(public, actual string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.routes == nil {
+		s.routes = map[string]string{}
+	}
+	s.routes[strings.TrimRight(public, "/")] = strings.TrimRight(actual, "/")
 }
 
 // SetKnownOffers limits the offers the CRM knows; others come back in
@@ -186,6 +199,7 @@ func (s *Server) Uploads() [][]UploadedOffer {
 func (s *Server) Callback(ctx context.Context, code string, clientID *string) (int, string, error) {
 	s.mu.Lock()
 	raw := s.modules[code]
+	routes := s.routes
 	s.mu.Unlock()
 	var m struct {
 		ClientID     string `json:"clientId"`
@@ -219,7 +233,13 @@ func (s *Server) Callback(ctx context.Context, code string, clientID *string) (i
 	if id != "" {
 		form.Set("clientId", id)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.BaseURL+path, strings.NewReader(form.Encode()))
+	target := m.BaseURL + path
+	for public, actual := range routes {
+		if strings.HasPrefix(target, public+"/") {
+			target = actual + strings.TrimPrefix(target, public)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
 	if err != nil {
 		return 0, "", err
 	}
