@@ -298,6 +298,68 @@ func (p *Pusher) record(ctx context.Context, source, id string, payload []byte, 
 	return true, nil
 }
 
+// submitScript records an order its source checked as it arrived.
+// KEYS: order, due. ARGV: source, id, payload, now ms, ext, reason.
+// Answers the state before ("" when new) and after.
+var submitScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if st and st ~= 'manual' and st ~= 'handled' then return {st, st} end
+local next = 'pending'
+if ARGV[6] ~= '' then next = 'manual' end
+if not st then
+  redis.call('HSET', KEYS[1], 'received_at', ARGV[4], 'creates', '0')
+end
+redis.call('HSET', KEYS[1], 'source', ARGV[1], 'source_id', ARGV[2], 'payload', ARGV[3],
+  'state', next, 'reason', ARGV[6], 'tries', '0', 'owner', '0', 'parked', '0')
+redis.call('PERSIST', KEYS[1])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+return {st or '', next}
+`)
+
+// Submit records an order that its source checked as it arrived, for a
+// shop that waits on the answer (Baselinker's OrderAdd). With reason ""
+// it is recorded like Record; with a reason it goes straight to manual
+// handling: listed as a dead letter with that reason, so that Replay
+// re-drives it once the cause is fixed. An order recorded before keeps
+// its state, unless it is in manual handling: then the shop's new payload
+// replaces the old one and the order goes back to work (reason "") or
+// stays in manual handling with the new reason (no second dead letter).
+// It returns the order's state after. Errors: Redis failures.
+func (p *Pusher) Submit(ctx context.Context, source, id string, payload []byte, reason string) (State, error) {
+	src, ok := p.sources[source]
+	if !ok {
+		return State{}, fmt.Errorf("orders: unknown source %q", source)
+	}
+	if !validID.MatchString(id) {
+		return State{}, fmt.Errorf("orders: %s: order id %.70q is not 1-64 of A-Z a-z 0-9 . _ -", source, id)
+	}
+	ext := src.External(id)
+	res, err := submitScript.Run(ctx, p.rdb, []string{p.k.order(ext), p.k.due()},
+		source, id, string(payload), p.cfg.Now().UnixMilli(), ext, reason).StringSlice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("unexpected answer %q", res)
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("orders: submit %s: %w", ext, err)
+	}
+	before, after := res[0], res[1]
+	switch {
+	case before == "":
+		p.count(func(s *Stats) { s.Recorded++ })
+	case before != stateManual && before != stateHandled:
+		p.count(func(s *Stats) { s.Duplicates++ })
+	}
+	if after == stateManual && before == "" {
+		p.toManual(ctx, ext, reason)
+	}
+	select {
+	case p.poke <- struct{}{}:
+	default:
+	}
+	st, _, err := p.Lookup(ctx, ext)
+	return st, err
+}
+
 // claimScript takes the first due order: its due time moves a visibility
 // period ahead and it gets a new fencing token. KEYS: due, fence.
 // ARGV: now ms, visibility ms, order key prefix.
@@ -474,7 +536,7 @@ func (p *Pusher) create(ctx context.Context, c *claim, src Source) error {
 	}
 	if v, ok := src.(Verifier); ok { // products.go
 		vctx, cancel := context.WithTimeout(ctx, p.cfg.Budget)
-		err := v.Verify(vctx, no)
+		err := v.Verify(vctx, &no)
 		cancel()
 		switch {
 		case errors.Is(err, ErrMapping):
@@ -532,13 +594,19 @@ func (p *Pusher) manual(ctx context.Context, c *claim, src Source, reason string
 	if err != nil || !ok {
 		return err
 	}
-	p.count(func(s *Stats) { s.Manual++ })
-	data, _ := json.Marshal(deadData{Ext: c.ext})
-	p.dead.Add(ctx, pushers.DeadLetter{ID: c.ext, At: p.cfg.Now().UTC(), Reason: reason, Data: data})
-	p.rec.Failure(ctx, p.cfg.Now(), c.ext+": "+reason)
-	p.log.Warn("orders: needs manual handling", "order", c.ext, "reason", reason)
+	p.toManual(ctx, c.ext, reason)
 	c.h["state"], c.h["reason"] = stateManual, reason
 	return p.notify(ctx, c, src)
+}
+
+// toManual lists the order ext as needing a person: a dead letter with
+// reason, the pusher's last failure, a warning.
+func (p *Pusher) toManual(ctx context.Context, ext, reason string) {
+	p.count(func(s *Stats) { s.Manual++ })
+	data, _ := json.Marshal(deadData{Ext: ext})
+	p.dead.Add(ctx, pushers.DeadLetter{ID: ext, At: p.cfg.Now().UTC(), Reason: reason, Data: data})
+	p.rec.Failure(ctx, p.cfg.Now(), ext+": "+reason)
+	p.log.Warn("orders: needs manual handling", "order", ext, "reason", reason)
 }
 
 // notify tells the source the outcome and finishes the order.

@@ -15,11 +15,15 @@ import (
 )
 
 // Verifier is a Source whose orders are checked in Extend after Map and
-// before any create: an error wrapping ErrMapping sends the order to
-// manual handling (nothing is created), any other error is retried.
+// before any create, and may be completed from Extend's data (a product's
+// VAT rate turns a marketplace's gross price into the net price Extend
+// books): an error wrapping ErrMapping sends the order to manual handling
+// (nothing is created), any other error is retried. A source that answers
+// its shop synchronously (Baselinker's OrderAdd) runs the same check
+// before Submit.
 type Verifier interface {
 	Source
-	Verify(ctx context.Context, o erp.NewOrder) error
+	Verify(ctx context.Context, o *erp.NewOrder) error
 }
 
 // ProductERP is what a Catalog needs of Extend; *erp.Client has it.

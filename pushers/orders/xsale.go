@@ -184,11 +184,11 @@ func (x *XSale) Poll(ctx context.Context, emit func(id string, payload []byte) e
 // Verify checks every product of o in Extend (Catalog): an unknown one is
 // an ErrMapping naming it, so the order goes to StatusManual and nothing
 // is created.
-func (x *XSale) Verify(ctx context.Context, o erp.NewOrder) error {
+func (x *XSale) Verify(ctx context.Context, o *erp.NewOrder) error {
 	if x.cfg.Catalog == nil {
 		return nil
 	}
-	return checkProducts(ctx, x.cfg.Catalog, o)
+	return checkProducts(ctx, x.cfg.Catalog, *o)
 }
 
 // Map turns an xSale order into an Extend order on the configured
