@@ -75,6 +75,19 @@ func (k Keys) CreditInvoiceList(customerNo, from, to string, page, perPage int) 
 	return k.list(customerNo, "credit-invoices", from, to, page, perPage)
 }
 
+// Connector is the key of a connector's kept data,
+// "conn:v1:{name}:{part}:{part}…" (the Baselinker connector's product
+// catalogue, for one). It lies outside AllPrefix on purpose: flushing
+// Vendre's answers must not throw away a catalogue whose rebuild costs one
+// ERP call per article.
+func (Keys) Connector(name string, parts ...string) string {
+	k := "conn:" + version + ":" + seg(name)
+	for _, p := range parts {
+		k += ":" + seg(p)
+	}
+	return k
+}
+
 // OrderRecord is the key of the raw ERP record of an order,
 // "v2:rec:order:{orderNumber}". It is not scoped to a customer: whoever
 // reads it must check that the record belongs to the customer asking.

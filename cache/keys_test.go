@@ -27,6 +27,8 @@ func TestKeys(t *testing.T) {
 		{"non-ASCII id", k.Invoice("10001", "ö"), "v2:c:10001:invoice:~c3b6"},
 		{"customer outside the rule", k.CustomerPrefix("a:b"), "v2:c:~613a62:"},
 		{"record with space", k.OrderRecord("1 2"), "v2:rec:order:~312032"},
+		{"Connector", k.Connector("baselinker", "catalogue"), "conn:v2:baselinker:catalogue"},
+		{"Connector part with colon", k.Connector("baselinker", "product", "A:1"), "conn:v2:baselinker:product:~413a31"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +65,7 @@ func TestKeysNeverCollide(t *testing.T) {
 		for _, b := range tricky {
 			add("Order("+a+", "+b+")", k.Order(a, b))
 			add("Invoice("+a+", "+b+")", k.Invoice(a, b))
+			add("Connector(x, "+a+", "+b+")", k.Connector("x", a, b))
 			add("OrderList("+a+", "+b+")", k.OrderList(a, b, "2025-12-31", 1, 25))
 			add("InvoiceList("+a+", "+b+")", k.InvoiceList(a, "2025-01-01", b, 1, 25))
 			add("CreditInvoiceList("+a+", "+b+")", k.CreditInvoiceList(a, b, b, 1, 25))

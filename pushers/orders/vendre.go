@@ -24,9 +24,10 @@ import (
 // (X-Webhook-Token). Vendre has no documented way to be told the outcome:
 // it shows in /admin/pushers.
 type Vendre struct {
-	token [32]byte
-	set   bool
-	loc   *time.Location
+	token    [32]byte
+	set      bool
+	loc      *time.Location
+	imported func(ctx context.Context, id, erpOrder string) error
 }
 
 // NewVendre returns the source accepting token (VENDRE_WEBHOOK_TOKEN);
@@ -44,8 +45,19 @@ func (v *Vendre) Name() string { return "vendre-webhook" }
 // External is "V-<id>".
 func (v *Vendre) External(id string) string { return "V-" + id }
 
-// Notify does nothing: Vendre cannot be told.
-func (v *Vendre) Notify(context.Context, string, Outcome) error { return nil }
+// OnImported registers f, told each time one of Vendre's orders is in
+// Extend (the Baselinker connector lists them); an error from it makes
+// the pusher tell it again later. Call it before the pusher runs.
+func (v *Vendre) OnImported(f func(ctx context.Context, id, erpOrder string) error) { v.imported = f }
+
+// Notify tells OnImported's function of an imported order; Vendre itself
+// cannot be told.
+func (v *Vendre) Notify(ctx context.Context, id string, o Outcome) error {
+	if o.Imported && v.imported != nil {
+		return v.imported(ctx, id, o.ERPOrder)
+	}
+	return nil
+}
 
 // vendreHook is the webhook body.
 type vendreHook struct {
