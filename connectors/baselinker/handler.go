@@ -22,6 +22,9 @@ import (
 // a few hundred rows fits many times over.
 const MaxBody = 512 << 10
 
+// retryAfter is the wait, in seconds, a 503 answer asks for.
+const retryAfter = "60"
+
 // actionTimeout bounds one action, ERP calls included, so that Baselinker
 // gets an answer (an error to retry, at worst) before it gives up.
 const actionTimeout = 25 * time.Second
@@ -231,6 +234,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.c.log.LogAttrs(r.Context(), level, "baselinker: error answer", slog.String("action", name),
 			slog.String("code", e.Code), slog.Int("status", e.Status), slog.String("err", err.Error()))
+		if e.Status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfter)
+		}
 		writeJSON(w, e.Status, errorBody{Error: true, Code: e.Code, Text: e.Text})
 		return
 	}

@@ -10,9 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/pushers/orders"
@@ -281,44 +280,71 @@ func (c *Connector) ordersGet(ctx context.Context, r ordersGetRequest) (object, 
 	if c.idx == nil {
 		return nil, errOrdersOff
 	}
-	var ids []int64
-	var err error
-	if r.orderID > 0 {
-		ids = []int64{r.orderID}
-	} else if ids, err = c.idx.page(ctx, r.idFrom, r.timeFrom, (r.page-1)*ordersPage, ordersPage); err != nil {
-		return nil, ordersDown(err)
-	}
-	infos, err := c.idx.info(ctx, ids)
-	if err != nil {
-		return nil, ordersDown(err)
-	}
 	trusted, err := c.cache.sweep(ctx)
 	if err != nil {
 		return nil, err
 	}
-	views := make([]*orderOut, len(infos))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(readConcurrency)
-	for i, o := range infos {
-		if (o.Source == vendreSource && !c.cfg.VendreOrders) || o.Added.Before(r.timeFrom) {
-			continue
-		}
-		g.Go(func() error {
-			v, err := c.view(gctx, o, trusted)
-			views[i] = v
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
 	out := object{}
-	for i, v := range views {
-		if v != nil && (!r.onlyPaid || v.Paid == 1) {
-			out = append(out, member{strconv.FormatInt(infos[i].ID, 10), v})
+	// Filters (only_paid, time_from with id_from) may leave a stretch of
+	// ids empty: read on, so that an empty answer means there are no more.
+	skip := (r.page - 1) * ordersPage
+	for scanned := 0; len(out) < ordersPage && scanned < maxScan; scanned += ordersPage {
+		var ids []int64
+		if r.orderID > 0 {
+			ids = []int64{r.orderID}
+		} else if ids, err = c.idx.page(ctx, r.idFrom, r.timeFrom, skip+scanned, ordersPage); err != nil {
+			return nil, ordersDown(err)
+		}
+		infos, err := c.idx.info(ctx, ids)
+		if err != nil {
+			return nil, ordersDown(err)
+		}
+		views, errs := c.views(ctx, infos, r.timeFrom, trusted)
+		for i, v := range views {
+			if errs[i] != nil {
+				// The answer ends before the first order that could not be
+				// read (the ERP's budget spent, say): Baselinker goes on
+				// from the last id it got and misses none.
+				if len(out) == 0 {
+					return nil, errs[i]
+				}
+				c.log.Warn("baselinker: OrdersGet answer cut short", "at_id", infos[i].ID, "err", errs[i])
+				return out, nil
+			}
+			if v != nil && (!r.onlyPaid || v.Paid == 1) && len(out) < ordersPage {
+				out = append(out, member{strconv.FormatInt(infos[i].ID, 10), v})
+			}
+		}
+		if len(ids) < ordersPage {
+			break
 		}
 	}
 	return out, nil
+}
+
+// maxScan bounds the ids one OrdersGet reads through.
+const maxScan = 10 * ordersPage
+
+// views reads the orders of infos, readConcurrency at once; an order not
+// to be shown is nil.
+func (c *Connector) views(ctx context.Context, infos []orderInfo, since, trusted time.Time) ([]*orderOut, []error) {
+	views := make([]*orderOut, len(infos))
+	errs := make([]error, len(infos))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, readConcurrency)
+	for i, o := range infos {
+		if (o.Source == vendreSource && !c.cfg.VendreOrders) || o.Added.Before(since) {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			views[i], errs[i] = c.view(ctx, o, trusted)
+		}()
+	}
+	wg.Wait()
+	return views, errs
 }
 
 // view is one order as OrdersGet shows it: Baselinker's own data as it

@@ -301,7 +301,7 @@ func TestOrdersExactlyOnce(t *testing.T) {
 		t.Errorf("Extend holds %d of the %d orders once, %d twice", inExtend, n, twice)
 	}
 	e.clock.Add(time.Minute)
-	listed, err := e.bl.AllOrders(ctx)
+	listed, err := e.bl.AllOrders(ctx, 10*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,8 +49,9 @@ var keys cache.Keys
 func sweepKey() string                { return keys.Connector("baselinker", "sweep") }
 func recordKey(kind, n string) string { return keys.Connector("baselinker", kind, n) }
 
-// sweep reads what changed in Extend since the last look and forgets
-// those records; it returns the time from which kept records are trusted.
+// sweep reads what changed in Extend since the last look and forgets the
+// kept records whose ChangedAt is not the one listed; it returns the time
+// from which kept records are trusted.
 func (rc *recordCache) sweep(ctx context.Context) (time.Time, error) {
 	now := rc.now().UTC()
 	var st sweepState
@@ -64,22 +65,22 @@ func (rc *recordCache) sweep(ctx context.Context) (time.Time, error) {
 		st = sweepState{Since: now} // nothing kept is trusted
 	} else {
 		since := st.Last.Add(-sweepOverlap)
-		orders, err := changed(ctx, since, func(q erp.ListQuery) ([]string, int, error) {
+		orders, err := changed(ctx, since, func(q erp.ListQuery) ([]header, int, error) {
 			p, err := rc.erp.OrderHeaders(ctx, q)
-			out := make([]string, len(p.Items))
+			out := make([]header, len(p.Items))
 			for i, h := range p.Items {
-				out[i] = h.OrderNumber
+				out[i] = header{h.OrderNumber, h.ChangedAt}
 			}
 			return out, p.TotalCount, err
 		})
 		if err != nil {
 			return time.Time{}, err
 		}
-		invoices, err := changed(ctx, since, func(q erp.ListQuery) ([]string, int, error) {
+		invoices, err := changed(ctx, since, func(q erp.ListQuery) ([]header, int, error) {
 			p, err := rc.erp.InvoiceHeaders(ctx, q)
-			out := make([]string, len(p.Items))
+			out := make([]header, len(p.Items))
 			for i, h := range p.Items {
-				out[i] = h.InvoiceNumber
+				out[i] = header{h.InvoiceNumber, h.ChangedAt}
 			}
 			return out, p.TotalCount, err
 		})
@@ -88,19 +89,9 @@ func (rc *recordCache) sweep(ctx context.Context) (time.Time, error) {
 		}
 		if orders == nil || invoices == nil { // too many changes to list
 			st.Since = now
-		} else {
-			var drop []string
-			for _, n := range orders {
-				drop = append(drop, recordKey("order", n))
-			}
-			for _, n := range invoices {
-				drop = append(drop, recordKey("invoice", n))
-			}
-			if len(drop) > 0 {
-				if err := rc.store.Delete(ctx, drop...); err != nil {
-					st.Since = now
-				}
-			}
+		} else if !forget[erp.Order](ctx, rc, "order", orders, func(o erp.Order) string { return o.ChangedAt }) ||
+			!forget[erp.Invoice](ctx, rc, "invoice", invoices, func(inv erp.Invoice) string { return inv.ChangedAt }) {
+			st.Since = now
 		}
 	}
 	st.Last = now
@@ -110,10 +101,32 @@ func (rc *recordCache) sweep(ctx context.Context) (time.Time, error) {
 	return st.Since, nil
 }
 
-// changed lists the numbers of the records changed since; nil (not an
-// empty list) when there are more than sweepPages pages of them.
-func changed(ctx context.Context, since time.Time, list func(erp.ListQuery) ([]string, int, error)) ([]string, error) {
-	out := []string{}
+// header is a record's number and ChangedAt in a change list.
+type header struct{ number, changedAt string }
+
+// forget drops the kept records of kind whose ChangedAt differs from the
+// listed one (a record kept since it was created is listed with the
+// ChangedAt it has); false when the store failed.
+func forget[T any](ctx context.Context, rc *recordCache, kind string, changed []header, changedAt func(T) string) bool {
+	var drop []string
+	for _, h := range changed {
+		key := recordKey(kind, h.number)
+		b, ok, err := rc.store.Get(ctx, key)
+		if err != nil {
+			return false
+		}
+		var k keptRecord[T]
+		if ok && (json.Unmarshal(b, &k) != nil || changedAt(k.Record) != h.changedAt) {
+			drop = append(drop, key)
+		}
+	}
+	return len(drop) == 0 || rc.store.Delete(ctx, drop...) == nil
+}
+
+// changed lists the records changed since; nil (not an empty list) when
+// there are more than sweepPages pages of them.
+func changed(ctx context.Context, since time.Time, list func(erp.ListQuery) ([]header, int, error)) ([]header, error) {
+	out := []header{}
 	for page := 1; page <= sweepPages; page++ {
 		items, total, err := list(erp.ListQuery{ChangedSince: since, Page: page, PageSize: erp.MaxPageSize})
 		if err != nil {
@@ -154,5 +167,32 @@ func fetchKept[T any](ctx context.Context, rc *recordCache, kind, n string, trus
 	if b, err := json.Marshal(keptRecord[T]{Fetched: fetched, Record: v}); err == nil {
 		_ = rc.store.Set(ctx, key, b, recordKeep)
 	}
+	rc.begin(ctx, fetched)
 	return v, nil
+}
+
+// begin starts the change look-ups from t when none ran yet, so that a
+// record kept before the first OrdersGet (one read as its order was
+// created) is trusted by it.
+func (rc *recordCache) begin(ctx context.Context, t time.Time) {
+	if _, ok, err := rc.store.Get(ctx, sweepKey()); err != nil || ok {
+		return
+	}
+	if b, err := json.Marshal(sweepState{Since: t, Last: t}); err == nil {
+		_ = rc.store.Set(ctx, sweepKey(), b, recordKeep)
+	}
+}
+
+// OrderChanged is told that Extend changed an order (a webhook): the kept
+// record is dropped, so that OrdersGet reads it again. It never fails the
+// webhook: a record it could not drop goes at the next change list.
+func (c *Connector) OrderChanged(ctx context.Context, orderNumber string) error {
+	_ = c.cache.store.Delete(ctx, recordKey("order", orderNumber))
+	return nil
+}
+
+// InvoiceChanged is OrderChanged for an invoice.
+func (c *Connector) InvoiceChanged(ctx context.Context, invoiceNumber string) error {
+	_ = c.cache.store.Delete(ctx, recordKey("invoice", invoiceNumber))
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/text/language"
 
@@ -36,8 +37,9 @@ func (s *Source) Name() string { return SourceName }
 // External is "B-<baselinker_id>".
 func (s *Source) External(id string) string { return ExtPrefix + id }
 
-// Notify keeps Extend's order number with the order's id; Baselinker
-// reads it with OrdersGet.
+// Notify keeps Extend's order number with the order's id, and reads the
+// new order once (background work, best effort): OrdersGet then finds it
+// kept instead of reading a page of new orders at once.
 func (s *Source) Notify(ctx context.Context, id string, o orders.Outcome) error {
 	if !o.Imported || s.c.idx == nil {
 		return nil
@@ -46,7 +48,11 @@ func (s *Source) Notify(ctx context.Context, id string, o orders.Outcome) error 
 	if err != nil || !ok {
 		return err
 	}
-	return s.c.idx.setERPOrder(ctx, n, o.ERPOrder)
+	if err := s.c.idx.setERPOrder(ctx, n, o.ERPOrder); err != nil {
+		return err
+	}
+	_, _ = s.c.cache.order(erp.WithClass(ctx, erp.Background), o.ERPOrder, time.Time{})
+	return nil
 }
 
 // orderPayload is an OrderAdd as recorded: what Baselinker sent, parsed.

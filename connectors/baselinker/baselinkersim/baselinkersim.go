@@ -420,12 +420,24 @@ func (c *Client) OrdersGet(ctx context.Context, params url.Values) (map[int64]Sh
 	return out, nil
 }
 
-// AllOrders reads OrdersGet from id 1 page by page, as Baselinker does
-// when it looks for a shop's orders.
-func (c *Client) AllOrders(ctx context.Context) (map[int64]ShopOrder, error) {
+// AllOrders reads OrdersGet from id 1, each call from the id after the
+// last one it got, until an answer is empty, as Baselinker looks for a
+// shop's orders; after a 5xx answer it tries again after pause, until ctx
+// ends.
+func (c *Client) AllOrders(ctx context.Context, pause time.Duration) (map[int64]ShopOrder, error) {
 	all := map[int64]ShopOrder{}
-	for page := 1; page < 10000; page++ {
-		got, err := c.OrdersGet(ctx, url.Values{"id_from": {"1"}, "page": {strconv.Itoa(page)}})
+	next := int64(1)
+	for range 100000 {
+		got, err := c.OrdersGet(ctx, url.Values{"id_from": {strconv.FormatInt(next, 10)}})
+		var e *Error
+		if errors.As(err, &e) && e.Status >= 500 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("baselinkersim: %w (last: %v)", ctx.Err(), err)
+			case <-time.After(pause):
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -434,6 +446,7 @@ func (c *Client) AllOrders(ctx context.Context) (map[int64]ShopOrder, error) {
 		}
 		for k, v := range got {
 			all[k] = v
+			next = max(next, k+1)
 		}
 	}
 	return all, nil
