@@ -83,6 +83,9 @@ type Deps struct {
 	// RetailCRM answers POST /retailcrm/{action}, RetailCRM's callbacks;
 	// nil: 404 (RETAILCRM_CLIENT_ID unset).
 	RetailCRM RetailCRM
+	// Baselinker is Baselinker's integration file, POST /baselinker
+	// (connectors/baselinker); nil: 404 (BASELINKER_PASSWORD unset).
+	Baselinker http.Handler
 }
 
 // New returns the gateway's HTTP handler with every route.
@@ -150,6 +153,9 @@ func New(d Deps) *echo.Echo {
 	e.POST("/webhooks/extend", h.extendWebhook)
 	e.POST("/webhooks/vendre", h.vendreWebhook)
 	e.POST("/retailcrm/:action", h.retailcrmCallback) // checks the clientId (handlers/retailcrm.go)
+	// Baselinker authenticates with bl_pass and answers in its own
+	// convention; a GET is its check that the file answers.
+	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, "/baselinker", h.baselinker)
 	return e
 }
 

@@ -94,3 +94,13 @@ func (h *handler) vendreWebhook(c echo.Context) error {
 	}
 	return writeJSON(c, http.StatusAccepted, webhookAnswer{Status: status})
 }
+
+// baselinker is Baselinker's integration file (connectors/baselinker),
+// which writes its own answers; 404 unless BASELINKER_PASSWORD is set.
+func (h *handler) baselinker(c echo.Context) error {
+	if h.d.Baselinker == nil {
+		return errNoRoute
+	}
+	h.d.Baselinker.ServeHTTP(c.Response(), c.Request())
+	return nil
+}

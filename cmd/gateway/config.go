@@ -63,6 +63,8 @@ type Config struct {
 	Push PushConfig
 	// RetailCRM as an order source and warehouse module: retailcrm.go.
 	CRM RetailCRMConfig
+	// The Baselinker connector: baselinker.go.
+	Baselinker BaselinkerConfig
 
 	// Location is Timezone, loaded by Validate; not a setting.
 	Location *time.Location
@@ -315,7 +317,8 @@ func (c *Config) Validate() error {
 	} else {
 		c.Location = loc
 	}
-	c.validatePushers(&p) // pushers.go
+	c.validatePushers(&p)    // pushers.go
+	c.validateBaselinker(&p) // baselinker.go
 	return errors.Join(p...)
 }
 

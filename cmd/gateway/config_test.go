@@ -139,7 +139,8 @@ func TestConfigEverySettingIsAFlag(t *testing.T) {
 		t.Fatal("parseConfig(-h) = nil error, want flag.ErrHelp")
 	}
 	for _, s := range settingsOf(&Config{}) {
-		if !strings.Contains(help.String(), "-"+flagName(s.env)+" ") || !strings.Contains(help.String(), "$"+s.env) {
+		flagged := strings.Contains(help.String(), "-"+flagName(s.env)+" ") || strings.Contains(help.String(), "-"+flagName(s.env)+"\n") // a bool has no value
+		if !flagged || !strings.Contains(help.String(), "$"+s.env) {
 			t.Errorf("-help lacks -%s ($%s):\n%s", flagName(s.env), s.env, help.String())
 		}
 	}

@@ -190,7 +190,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 	}, log)
 
 	// Webhook intake and the pushers (pushers.go); their loops join g below.
-	ps, err := buildPushers(cfg, shared, client, svc, webhookObserver{tel}, log)
+	// The Baselinker connector (baselinker.go): its order source joins the
+	// order pusher.
+	bl := &blWiring{conn: newBaselinker(ctx, cfg, client, sharedTier, shared, log)}
+	ps, err := buildPushers(cfg, shared, client, refresher{svc, bl.conn}, webhookObserver{tel}, bl.hooks(), log)
 	if err != nil {
 		return err
 	}
@@ -198,8 +201,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 
 	e := handlers.New(handlers.Deps{
 		ExtendWebhooks: ps.extendWebhooks(), VendreOrders: ps.vendreOrders(), Pushers: ps.registry,
-		RetailCRM: ps.retailcrmCallbacks(),
-		Pull:      svc, ERP: guard, Redis: redisHealth,
+		RetailCRM: ps.retailcrmCallbacks(), Baselinker: bl.handler(ps.orders),
+		Pull: svc, ERP: guard, Redis: redisHealth,
 		APIKeys: cfg.VendreAPIKeys, Shape: cfg.Shape(), AdminToken: cfg.AdminToken,
 		Location: cfg.Location, Logger: log,
 		Extended: svc,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,52 @@ func TestRunBadConfig(t *testing.T) {
 	err := run(context.Background(), nil, envOf(map[string]string{"EXTEND_TIMEOUT": "x"}), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "EXTEND_TIMEOUT") {
 		t.Errorf("run with bad EXTEND_TIMEOUT = %v, want an error naming it", err)
+	}
+}
+
+// TestServeDemoBaselinker: in demo mode with BASELINKER_PASSWORD the
+// integration file answers from the simulated ERP; without it, 404.
+func TestServeDemoBaselinker(t *testing.T) {
+	for _, pass := range []string{"", "demo-bl-pass-1234"} {
+		cfg, _, err := parseConfig("gateway", []string{"-listen-addr", "127.0.0.1:0"},
+			envOf(map[string]string{"BASELINKER_PASSWORD": pass}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		addr := make(chan string, 1)
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(a string) { addr <- a }) }()
+		base := "http://" + <-addr + "/baselinker"
+		form := url.Values{"bl_pass": {pass}, "action": {"ProductsList"}, "category_id": {"VER-EL"}}
+		res, err := http.PostForm(base, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		switch {
+		case pass == "" && res.StatusCode != 404:
+			t.Errorf("without BASELINKER_PASSWORD: POST /baselinker = %d %s, want 404", res.StatusCode, body)
+		case pass != "" && (res.StatusCode != 200 || !strings.Contains(string(body), `"VE-6101":{"name":"Borrmaskin`)):
+			t.Errorf("demo ProductsList = %d %s, want the sample power tools", res.StatusCode, body)
+		}
+		if pass != "" { // no Redis in demo mode: orders say what they need
+			form.Set("action", "OrdersGet")
+			form.Set("id_from", "1")
+			res, err := http.PostForm(base, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 503 || !strings.Contains(string(body), "REDIS_URL") {
+				t.Errorf("demo OrdersGet without Redis = %d %s, want 503 naming REDIS_URL", res.StatusCode, body)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve = %v", err)
+		}
 	}
 }

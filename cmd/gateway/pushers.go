@@ -207,8 +207,9 @@ func (ps *pusherSet) retailcrmCallbacks() handlers.RetailCRM {
 // pusher and the order pusher that cfg asks for. rdb nil (no Redis) means
 // webhooks answer 503 and no pusher runs (Validate refused pushers without
 // Redis). ref is what order and invoice events refresh (the pull service);
-// obs, when not nil, counts webhook outcomes.
-func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, ref webhook.Refresher, obs webhook.Observer, log *slog.Logger) (*pusherSet, error) {
+// obs, when not nil, counts webhook outcomes; hooks are the connectors'
+// order sources (the order pusher runs for them too).
+func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, ref webhook.Refresher, obs webhook.Observer, hooks orderHooks, log *slog.Logger) (*pusherSet, error) {
 	p := cfg.Push
 	ps := &pusherSet{}
 	var all []pushers.Pusher
@@ -254,12 +255,16 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 		ps.runs = append(ps.runs, sp.Run)
 	}
 
-	if len(p.OrderSources) > 0 && rdb != nil {
-		var sources []orders.Source
+	if (len(p.OrderSources) > 0 || len(hooks.sources) > 0) && rdb != nil {
+		sources := hooks.sources
 		for _, name := range p.OrderSources {
 			switch name {
 			case "vendre-webhook":
-				sources = append(sources, orders.NewVendre(p.VendreWebhookToken, cfg.Location))
+				v := orders.NewVendre(p.VendreWebhookToken, cfg.Location)
+				if hooks.vendreImported != nil {
+					v.OnImported(hooks.vendreImported)
+				}
+				sources = append(sources, v)
 			case "xsale":
 				sources = append(sources, orders.NewXSale(orders.XSaleConfig{
 					BaseURL: p.XSaleURL, Organization: p.XSaleOrganization, TokenURL: p.XSaleTokenURL,

@@ -65,6 +65,13 @@ func TestPusherConfigErrors(t *testing.T) {
 		{"crm module needs redis", crm("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef", "REDIS_URL", ""), "REDIS_URL"},
 		{"crm module needs the URL", crm("RETAILCRM_MODULE_CODE", "gw", "RETAILCRM_CLIENT_ID", "0123456789abcdef", "RETAILCRM_URL", ""), "RETAILCRM_URL"},
 		{"crm poll period", crm("RETAILCRM_POLL_EVERY", "soon"), "RETAILCRM_POLL_EVERY"},
+		{"baselinker", with("BASELINKER_PASSWORD", "bl-pass-123456", "BASELINKER_ERP_CUSTOMER", "10002"), ""},
+		{"baselinker customer", with("BASELINKER_PASSWORD", "bl-pass-123456"), "BASELINKER_ERP_CUSTOMER"},
+		{"baselinker short password", with("BASELINKER_PASSWORD", "short", "BASELINKER_ERP_CUSTOMER", "10002"), "BASELINKER_PASSWORD"},
+		{"baselinker needs redis", with("BASELINKER_PASSWORD", "bl-pass-123456", "BASELINKER_ERP_CUSTOMER", "10002", "REDIS_URL", ""), "REDIS_URL"},
+		{"baselinker vendre orders", with("BASELINKER_PASSWORD", "bl-pass-123456", "BASELINKER_ERP_CUSTOMER", "10002",
+			"BASELINKER_VENDRE_ORDERS", "true"), "BASELINKER_VENDRE_ORDERS"},
+		{"baselinker vendre flag", with("BASELINKER_VENDRE_ORDERS", "maybe"), "BASELINKER_VENDRE_ORDERS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
