@@ -145,9 +145,6 @@ func New(bg context.Context, cfg Config, e ERP, store Store, rdb redis.Universal
 // pusher.
 func (c *Connector) Source() *Source { return c.src }
 
-// Catalogue is the connector's product catalogue.
-func (c *Connector) Catalogue() *Catalogue { return c.cat }
-
 // action is one row of the table: a function of the form's fields.
 type action struct {
 	name string
@@ -281,7 +278,7 @@ func readForm(r *http.Request) (*form, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var err error
 	if mt == "multipart/form-data" {
-		err = r.ParseMultipartForm(MaxBody)
+		err = r.ParseMultipartForm(MaxBody) // #nosec G120 -- the body is capped at MaxBody by MaxBytesReader above
 	} else {
 		err = r.ParseForm()
 	}

@@ -229,3 +229,33 @@ func TestCatalogueLoading(t *testing.T) {
 		return err == nil && len(got) == 300
 	})
 }
+
+// TestCatalogueSharedByReplicas: two replicas on one Redis asked for the
+// catalogue at the same moment read each record from Extend once, and
+// the second serves what the first built.
+func TestCatalogueSharedByReplicas(t *testing.T) {
+	e := setup(t, options{products: 300})
+	other := e.another()
+	ctx := context.Background()
+	done := make(chan error, 2)
+	for _, c := range []*baselinkersim.Client{e.bl, other} {
+		go func() { _, _, err := c.ListAll(ctx, ""); done <- err }()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.sim.Calls(extendsim.OpProduct); n != 300 {
+		t.Errorf("two replicas read %d records, want 300 (each once)", n)
+	}
+	e.sim.ResetCalls()
+	third := e.another() // a replica started later
+	all, _, err := third.ListAll(ctx, "")
+	if err != nil || len(all) != 300 {
+		t.Fatalf("a later replica listed %d, %v", len(all), err)
+	}
+	if n := e.erpCalls(); n != 0 {
+		t.Errorf("a later replica made %d ERP calls, want 0 (the catalogue is in Redis)", n)
+	}
+}

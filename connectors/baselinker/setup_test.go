@@ -51,6 +51,9 @@ type env struct {
 	// replica starts another order pusher on the same Redis (another
 	// replica of the gateway) until ctx ends.
 	replica func(ctx context.Context)
+	// another is a second connector on the same store and Redis (another
+	// replica of the gateway), and its Baselinker double.
+	another func() *baselinkersim.Client
 }
 
 type options struct {
@@ -75,7 +78,7 @@ func setup(t *testing.T, o options) *env {
 	erpSrv := httptest.NewServer(sim)
 	t.Cleanup(erpSrv.Close)
 	client, err := erp.New(erp.Config{BaseURL: erpSrv.URL, ClientID: extendsim.DefaultClientID,
-		ClientSecret: extendsim.DefaultClientSecret, CallTimeout: 500 * time.Millisecond})
+		ClientSecret: extendsim.DefaultClientSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +110,11 @@ func setup(t *testing.T, o options) *env {
 		return orders.New(rdb, client, sources, orders.Config{Prefix: prefix, Budget: time.Second,
 			Visibility: 5 * time.Second, Workers: 4, RetryBase: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 			Poll: 10 * time.Millisecond})
+	}
+	e.another = func() *baselinkersim.Client {
+		srv := httptest.NewServer(baselinker.New(bg, cfg, client, store, rdb).Handler(nil))
+		t.Cleanup(srv.Close)
+		return baselinkersim.New(srv.URL, password)
 	}
 	e.pusher = newPusher()
 	wg.Add(1)
