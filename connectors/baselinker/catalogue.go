@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -235,6 +236,9 @@ func (c *Catalogue) buildItems(ctx context.Context, old *catalogueSnapshot, prog
 		for _, p := range prices {
 			s.Prices[p.ProductNumber] = p
 		}
+	case errors.Is(err, erp.ErrNotFound):
+		return nil, &Error{Status: http.StatusBadGateway, Code: CodeERPError, cause: err,
+			Text: fmt.Sprintf("Extend has no customer %s: set BASELINKER_ERP_CUSTOMER to the customer whose prices Baselinker shows", c.cfg.Customer)}
 	case old != nil:
 		s.Prices, s.Missing = old.Prices, max(s.Missing, 1) // try again soon
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,5 +258,16 @@ func TestCatalogueSharedByReplicas(t *testing.T) {
 	}
 	if n := e.erpCalls(); n != 0 {
 		t.Errorf("a later replica made %d ERP calls, want 0 (the catalogue is in Redis)", n)
+	}
+}
+
+// TestUnknownCustomer: a BASELINKER_ERP_CUSTOMER Extend does not know is
+// named in the answer.
+func TestUnknownCustomer(t *testing.T) {
+	e := setup(t, options{noRedis: true, customer: "99999"})
+	_, _, err := e.bl.ProductsList(context.Background(), nil)
+	wantError(t, "unknown customer", err, 502, baselinker.CodeERPError)
+	if err == nil || !strings.Contains(err.Error(), "99999") {
+		t.Errorf("error %v does not name the customer", err)
 	}
 }

@@ -64,6 +64,7 @@ type options struct {
 	realClock  bool
 	vendre     bool
 	wait       time.Duration // Config.Wait; default the connector's
+	customer   string        // BASELINKER_ERP_CUSTOMER; default 10002
 }
 
 func setup(t *testing.T, o options) *env {
@@ -89,7 +90,10 @@ func setup(t *testing.T, o options) *env {
 	t.Cleanup(e.stop)
 
 	var store baselinker.Store = cache.NewMemory(64 << 20)
-	cfg := baselinker.Config{Password: password, Customer: extendsim.CustomerOther, Warehouses: o.warehouses,
+	if o.customer == "" {
+		o.customer = extendsim.CustomerOther
+	}
+	cfg := baselinker.Config{Password: password, Customer: o.customer, Warehouses: o.warehouses,
 		Location: time.UTC, VendreOrders: o.vendre, Now: now, Wait: o.wait}
 	if o.noRedis {
 		e.conn = baselinker.New(bg, cfg, client, store, nil)
