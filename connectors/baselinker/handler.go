@@ -319,7 +319,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // quote shows a caller's value in a message, shortened.
 func quote(s string) string {
 	if len(s) > 60 {
-		s = s[:60] + "…"
+		s = shorten(s, 60) + "…"
 	}
 	b, _ := json.Marshal(s)
 	return string(b)

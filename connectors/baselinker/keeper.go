@@ -208,7 +208,7 @@ func (k *kept[T]) leased(ctx context.Context, cancel context.CancelFunc) error {
 	if old != nil && k.now().Sub(at) < k.fresh(old) {
 		return nil // built a moment ago, here or by another replica
 	}
-	start := k.now()
+	wall := time.Now()
 	v, err := k.build(ctx, old, func(done, total int) {
 		k.mu.Lock()
 		k.done, k.total = done, total
@@ -232,7 +232,11 @@ func (k *kept[T]) leased(ctx context.Context, cancel context.CancelFunc) error {
 	if err != nil {
 		k.log.Warn("baselinker: keeping the built value failed; serving it from this replica", "what", k.name, "err", err)
 	}
-	k.log.Info("baselinker: built", "what", k.name, "took", built.Sub(start).Round(time.Millisecond).String())
+	level := slog.LevelDebug // the stock, every minute while Baselinker asks
+	if old == nil || time.Since(wall) > time.Second {
+		level = slog.LevelInfo
+	}
+	k.log.Log(ctx, level, "baselinker: built", "what", k.name, "took", time.Since(wall).Round(time.Millisecond).String())
 	return nil
 }
 
