@@ -44,7 +44,7 @@ func TestBaselinkerOrdersExactlyOnce(t *testing.T) {
 	erpSrv := httptest.NewServer(sim)
 	defer erpSrv.Close()
 	g := newGateway(t, map[string]string{
-		"EXTEND_BASE_URL": erpSrv.URL, "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
+		"EXTEND_BASE_URL": erpSrv.URL, "PUBLIC_BASE_URL": "https://gateway.e2e.test", "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "REDIS_URL": redisURL,
 		"VENDRE_API_KEYS": "e2e-api-key", "ADMIN_TOKEN": "e2e-admin-token", "EXTEND_WEBHOOK_SECRET": webhookSecret,
 		"BASELINKER_PASSWORD": blPassword, "BASELINKER_ERP_CUSTOMER": extendsim.CustomerOther, "LOG_LEVEL": "warn",
