@@ -47,7 +47,7 @@ func TestExtendedGolden(t *testing.T) {
 	ev := newEnv(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := ev.get(t, tt.target)
+			rec := ev.wire(t, http.MethodGet, tt.target, map[string]string{"X-Api-Key": testKey})
 			if rec.Code != http.StatusOK {
 				t.Fatalf("GET %s = %d, want 200\n%s", tt.target, rec.Code, rec.Body)
 			}

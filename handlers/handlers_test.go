@@ -73,7 +73,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := ev.do(t, tt.method, tt.target, tt.header)
+			rec := ev.wire(t, tt.method, tt.target, tt.header)
 			if rec.Code != tt.status {
 				t.Fatalf("%s %s status = %d, want %d\n%s", tt.method, tt.target, rec.Code, tt.status, rec.Body)
 			}
@@ -111,7 +111,7 @@ func TestForeignIsMissing(t *testing.T) {
 
 func TestOrderList(t *testing.T) {
 	ev := newEnv(t)
-	rec := ev.get(t, "/v1/orders?customer_no=10001&per_page=100")
+	rec := ev.wire(t, "GET", "/v1/orders?customer_no=10001&per_page=100", map[string]string{"X-Api-Key": testKey})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status = %d, want 200\n%s", rec.Code, rec.Body)
 	}

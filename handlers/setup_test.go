@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -90,6 +92,7 @@ type envConfig struct {
 	erpWrap  func(http.Handler) http.Handler
 	shape    handlers.ShapeConfig
 	guard    bool
+	log      *slog.Logger
 	redis    bool
 	shared   *cache.Redis
 	memory   *cache.Memory
@@ -110,6 +113,9 @@ func withShape(s handlers.ShapeConfig) envOption { return func(c *envConfig) { c
 // (erpguard, at its defaults), as production does: its circuit is what
 // /readyz and the status page read.
 func withGuard() envOption { return func(c *envConfig) { c.guard = true } }
+
+// withLogger makes the handlers log to log.
+func withLogger(log *slog.Logger) envOption { return func(c *envConfig) { c.log = log } }
 
 // withRedis makes the env cache in a real Redis (cachetest) behind its
 // Memory tier, as production does with REDIS_URL.
@@ -185,7 +191,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	deps := handlers.Deps{
 		Pull:    ev.svc,
 		APIKeys: []string{"other-key", testKey}, AdminToken: testAdmin, Shape: cfg.shape,
-		Location: loc, Now: clock,
+		Location: loc, Now: clock, Logger: cfg.log,
 		Extended: ev.svc,
 	}
 	if ev.redis != nil {
@@ -218,6 +224,41 @@ func (ev *env) send(t testing.TB, method, target string, header map[string]strin
 	}
 	rec := httptest.NewRecorder()
 	ev.e.ServeHTTP(rec, req)
+	return rec
+}
+
+// wire is do over a real connection: what a caller receives, headers as
+// the server sent them (a recorder's header map also holds what was set
+// after the status was written, which a real server drops).
+func (ev *env) wire(t testing.TB, method, target string, header map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	return wire(t, ev.e, method, target, header)
+}
+
+// wire serves one request with h on a real server and returns what
+// arrived, in a recorder so that the tests' helpers apply.
+func wire(t testing.TB, h http.Handler, method, target string, header map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	req, err := http.NewRequestWithContext(t.Context(), method, ts.URL+target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	defer res.Body.Close()
+	rec := httptest.NewRecorder()
+	maps.Copy(rec.Header(), res.Header)
+	rec.WriteHeader(res.StatusCode)
+	if _, err := rec.Body.ReadFrom(res.Body); err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, target, err)
+	}
 	return rec
 }
 

@@ -68,12 +68,11 @@ func TestStatusPage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodGet, "/admin/", nil)
+			var header map[string]string
 			if tt.auth != "" {
-				req.Header.Set("Authorization", tt.auth)
+				header = map[string]string{"Authorization": tt.auth}
 			}
-			rec := httptest.NewRecorder()
-			e.ServeHTTP(rec, req)
+			rec := wire(t, e, http.MethodGet, "/admin/", header)
 			if rec.Code != tt.want {
 				t.Fatalf("GET /admin/ = %d, want %d", rec.Code, tt.want)
 			}
