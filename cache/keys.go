@@ -69,6 +69,12 @@ func (k Keys) Invoice(customerNo, id string) string {
 	return k.CustomerPrefix(customerNo) + "invoice:" + seg(id)
 }
 
+// Document is the key of invoice invoiceNo's PDF as customerNo opened it:
+// "v1:c:{customerNo}:document:{invoiceNo}".
+func (k Keys) Document(customerNo, invoiceNo string) string {
+	return k.CustomerPrefix(customerNo) + "document:" + seg(invoiceNo)
+}
+
 // CreditInvoiceList is the key of one page of GET /v1/credit-invoices:
 // "v2:c:{customerNo}:credit-invoices:{from}:{to}:{page}:{perPage}".
 func (k Keys) CreditInvoiceList(customerNo, from, to string, page, perPage int) string {

@@ -181,7 +181,6 @@ type response struct {
 	header http.Header
 	body   []byte
 	stream io.ReadCloser // when request.stream; the caller closes it
-	length int64         // Content-Length of stream; -1 when unknown
 }
 
 // do makes r, retrying as the error types ask: a 401 renews the token once
@@ -288,7 +287,6 @@ func (c *Client) attempt(ctx context.Context, r *request, tok string) (*response
 			status: resp.StatusCode,
 			header: resp.Header,
 			stream: &streamBody{rc: resp.Body, cancel: cancel},
-			length: resp.ContentLength,
 		}, nil
 	}
 	limit := int64(maxErrorBody)

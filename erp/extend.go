@@ -212,35 +212,57 @@ func (c *Client) Invoices(ctx context.Context, headers []InvoiceHeader, reuse fu
 	})
 }
 
-// Document is a streamed file from Extend. The caller must close Body.
+// Document is a file from Extend, read whole.
 type Document struct {
-	Body        io.ReadCloser
+	Data        []byte // the file; a PDF starts with %PDF-
 	ContentType string // application/pdf
-	Length      int64  // bytes; -1 when Extend did not say
 }
 
-// InvoicePDF opens the invoice's PDF (GET
-// /CustomerInvoices/{invoiceNumber}/pdf). Config.CallTimeout bounds the wait
-// for the answer's headers; the body is then bounded by ctx alone, so a
-// slow reader downstream does not cut the stream. Errors: ErrNotFound,
-// ErrBadResponse when the answer is not a PDF, and those of OrderHeaders.
-func (c *Client) InvoicePDF(ctx context.Context, invoiceNumber string) (*Document, error) {
+// MaxDocument is the largest PDF InvoicePDF reads (32 MiB); a larger one
+// is ErrBadResponse.
+const MaxDocument = 32 << 20
+
+// pdfMagic starts every PDF file (ISO 32000-1, 7.5.2).
+var pdfMagic = []byte("%PDF-")
+
+// InvoicePDF fetches the invoice's PDF (GET
+// /CustomerInvoices/{invoiceNumber}/pdf), whole: Config.CallTimeout bounds
+// the wait for the answer's headers, ctx the whole read. A caller thus
+// either has the whole file or an error, and can pass it on at any pace.
+// Errors: ErrNotFound; ErrBadResponse when the answer is not a PDF (its
+// type, or a body that does not start with %PDF-) or is over MaxDocument;
+// ErrTimeout when ctx ends mid-file; and those of OrderHeaders.
+func (c *Client) InvoicePDF(ctx context.Context, invoiceNumber string) (Document, error) {
 	p, err := recordPath(http.MethodGet, pathInvoices, invoiceNumber)
 	if err != nil {
-		return nil, err
+		return Document{}, err
 	}
 	r := &request{method: http.MethodGet, path: p + pathInvoicePDF, accept: contentTypePDF, retry: true, stream: true}
 	res, err := c.do(ctx, r)
 	if err != nil {
-		return nil, err
+		return Document{}, err
 	}
 	ct := res.header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); mt != contentTypePDF {
 		drainClose(res.stream)
-		return nil, &Error{Op: r.op(), Status: res.status, Err: ErrBadResponse,
+		return Document{}, &Error{Op: r.op(), Status: res.status, Err: ErrBadResponse,
 			cause: fmt.Errorf("content type %q, want %s", shorten(ct, 60), contentTypePDF)}
 	}
-	return &Document{Body: res.stream, ContentType: ct, Length: res.length}, nil
+	b, err := io.ReadAll(io.LimitReader(res.stream, MaxDocument+1))
+	_ = res.stream.Close()
+	switch {
+	case err != nil:
+		e := c.transportError(ctx, ctx, r.op(), err)
+		e.Status = res.status
+		return Document{}, e
+	case len(b) > MaxDocument:
+		return Document{}, &Error{Op: r.op(), Status: res.status, Err: ErrBadResponse,
+			cause: fmt.Errorf("PDF larger than %d bytes", MaxDocument)}
+	case !bytes.HasPrefix(b, pdfMagic):
+		return Document{}, &Error{Op: r.op(), Status: res.status, Err: ErrBadResponse,
+			cause: errors.New("the body is not a PDF (no %PDF- header)")}
+	}
+	return Document{Data: b, ContentType: ct}, nil
 }
 
 // ProductAvailability lists balances per product and warehouse (GET

@@ -418,11 +418,15 @@ func TestInvoicePDF(t *testing.T) {
 		name        string
 		contentType string
 		status      int
+		body        string
 		wantErr     error
 	}{
-		{"pdf", "application/pdf", 200, nil},
-		{"html instead", "text/html; charset=utf-8", 200, ErrBadResponse},
-		{"not found", "application/json", 404, ErrNotFound},
+		{"pdf", "application/pdf", 200, pdf, nil},
+		{"html instead", "text/html; charset=utf-8", 200, pdf, ErrBadResponse},
+		{"html labelled pdf", "application/pdf", 200, "<html><script>alert(1)</script>", ErrBadResponse},
+		{"empty", "application/pdf", 200, "", ErrBadResponse},
+		{"too large", "application/pdf", 200, "%PDF-" + strings.Repeat("x", MaxDocument), ErrBadResponse},
+		{"not found", "application/json", 404, pdf, ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -432,9 +436,9 @@ func TestInvoicePDF(t *testing.T) {
 					t.Errorf("Accept = %q, want application/pdf", a)
 				}
 				w.Header().Set("Content-Type", tt.contentType)
-				w.Header().Set("Content-Length", fmt.Sprint(len(pdf)))
+				w.Header().Set("Content-Length", fmt.Sprint(len(tt.body)))
 				w.WriteHeader(tt.status)
-				io.WriteString(w, pdf)
+				io.WriteString(w, tt.body)
 			})
 			doc, err := c.InvoicePDF(t.Context(), "50012")
 			if !errors.Is(err, tt.wantErr) {
@@ -443,13 +447,8 @@ func TestInvoicePDF(t *testing.T) {
 			if err != nil {
 				return
 			}
-			defer doc.Body.Close()
-			b, err := io.ReadAll(doc.Body)
-			if err != nil {
-				t.Fatalf("reading PDF: %v", err)
-			}
-			if string(b) != pdf || doc.ContentType != "application/pdf" || doc.Length != int64(len(pdf)) {
-				t.Errorf("InvoicePDF(50012) = %q, %q, %d; want %q, application/pdf, %d", b, doc.ContentType, doc.Length, pdf, len(pdf))
+			if string(doc.Data) != pdf || doc.ContentType != "application/pdf" {
+				t.Errorf("InvoicePDF(50012) = %q, %q; want %q, application/pdf", doc.Data, doc.ContentType, pdf)
 			}
 		})
 	}
@@ -1113,7 +1112,10 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-func TestInvoicePDF_slowBodyNotCut(t *testing.T) {
+// TestInvoicePDF_slowBody: CallTimeout bounds the wait for the headers,
+// not the file; the caller's deadline bounds the file, and a file cut by
+// it is an error, never a shorter PDF.
+func TestInvoicePDF_slowBody(t *testing.T) {
 	c, f := setup(t, Config{CallTimeout: 50 * time.Millisecond})
 	f.handle("GET /CustomerInvoices/50012/pdf", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/pdf")
@@ -1123,16 +1125,15 @@ func TestInvoicePDF_slowBodyNotCut(t *testing.T) {
 		io.WriteString(w, "%%EOF\n")
 	})
 	doc, err := c.InvoicePDF(t.Context(), "50012")
-	if err != nil {
-		t.Fatalf("InvoicePDF(50012): %v", err)
+	if err != nil || string(doc.Data) != "%PDF-1.7\n%%EOF\n" {
+		t.Errorf("InvoicePDF(50012) = %q, %v; want the whole PDF", doc.Data, err)
 	}
-	defer doc.Body.Close()
-	b, err := io.ReadAll(doc.Body)
-	if err != nil || string(b) != "%PDF-1.7\n%%EOF\n" {
-		t.Errorf("reading InvoicePDF(50012) body = %q, %v; want the whole PDF", b, err)
-	}
-	if doc.Length != -1 {
-		t.Errorf("InvoicePDF(50012) Length = %d, want -1 (chunked)", doc.Length)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	doc, err = c.InvoicePDF(ctx, "50012")
+	if !errors.Is(err, ErrTimeout) {
+		t.Errorf("InvoicePDF(50012) past the caller's deadline = %q, %v; want ErrTimeout", doc.Data, err)
 	}
 }
 

@@ -2,11 +2,9 @@ package handlers_test
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vendre-extend/gateway/api"
 	"github.com/vendre-extend/gateway/erp/extendsim"
@@ -243,39 +241,6 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("GET %s = %d\n%s", tt.target, rec.Code, rec.Body)
 			}
 			golden(t, tt.name, tt.schema, rec.Body.Bytes())
-		})
-	}
-}
-
-// TestDocument follows an invoice's pdf_link and tries forged ones.
-func TestDocument(t *testing.T) {
-	ev := newEnv(t)
-	inv := ev.sim.Cases().PaidInvoice
-	got := decode[api.Invoice](t, ev.get(t, "/v1/invoices/"+inv+"?customer_no=10001"))
-	const base = "https://gw.example.test/v1/documents/"
-	if !strings.HasPrefix(got.PDFLink, base) {
-		t.Fatalf("pdf_link = %q, want it under %s", got.PDFLink, base)
-	}
-	token := strings.TrimPrefix(got.PDFLink, base)
-	rec := ev.do(t, "GET", "/v1/documents/"+token, nil)
-	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/pdf" || !strings.HasPrefix(rec.Body.String(), "%PDF-") {
-		t.Fatalf("document = %d %q %.10q, want 200 application/pdf %%PDF-", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
-	}
-
-	foreignInv := ev.sim.InvoiceNumbers(extendsim.CustomerOther)[0]
-	bad := map[string]string{
-		"altered":         token[:len(token)-2] + "xx",
-		"foreign invoice": ev.links.Token(showcase, foreignInv, ev.now.Add(time.Hour)),
-		"other customer":  ev.links.Token(extendsim.CustomerOther, inv, ev.now.Add(time.Hour)),
-		"expired":         ev.links.Token(showcase, inv, ev.now.Add(-time.Minute)),
-		"missing invoice": ev.links.Token(showcase, "999999", ev.now.Add(time.Hour)),
-	}
-	for name, tok := range bad {
-		t.Run(name, func(t *testing.T) {
-			rec := ev.do(t, "GET", "/v1/documents/"+url.PathEscape(tok), nil)
-			if rec.Code != 404 || decode[api.Error](t, rec).Error.Code != "not_found" {
-				t.Errorf("document %s = %d %s, want 404 not_found", name, rec.Code, rec.Body)
-			}
 		})
 	}
 }

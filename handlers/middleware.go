@@ -84,19 +84,26 @@ func oneOf(got string, want [][32]byte) bool {
 
 // requestLog writes one JSON line per request: route, status, latency,
 // cache outcome and customer number (no other personal data, no secrets).
+// A request that failed after its answer began (a file cut short: the
+// caller got less than the status promised) is logged at error level,
+// with the error.
 func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
+			level := slog.LevelInfo
 			if err != nil {
+				if c.Response().Committed {
+					level = slog.LevelError
+				}
 				c.Error(err)
 			}
-			if !log.Enabled(c.Request().Context(), slog.LevelInfo) {
+			if !log.Enabled(c.Request().Context(), level) {
 				return nil
 			}
 			res := c.Response()
-			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+			attrs := []slog.Attr{
 				slog.String("method", c.Request().Method),
 				slog.String("route", c.Path()),
 				slog.Int("status", res.Status),
@@ -104,7 +111,11 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 				slog.String("cache", res.Header().Get("X-Cache")),
 				slog.String("customer_no", customerParam(c)),
 				slog.String("trace_id", traceID(c.Request().Context())),
-			)
+			}
+			if level == slog.LevelError {
+				attrs = append(attrs, slog.String("err", "answer cut short: "+err.Error()))
+			}
+			log.LogAttrs(c.Request().Context(), level, "request", attrs...)
 			return nil
 		}
 	}

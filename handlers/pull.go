@@ -3,7 +3,6 @@ package handlers
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -87,8 +86,12 @@ func (h *handler) invoice(c echo.Context) error {
 	return writeAnswer(c, a, err)
 }
 
-// document streams the PDF behind a pdf_link: GET /v1/documents/{token}.
-// The token is the credential; no API key is needed.
+// document sends the PDF behind a pdf_link: GET /v1/documents/{token}.
+// The token is the credential; no API key is needed. The file is sent
+// whole, typed before any byte of it (a browser must never guess its type:
+// the gateway's origin may also serve /admin/), or not at all: once the
+// status is sent, a failure is returned, and logged as an error
+// (requestLog), since the caller got less than the file.
 func (h *handler) document(c echo.Context) error {
 	token, err := pathParam(c, "token")
 	if err != nil {
@@ -98,19 +101,50 @@ func (h *handler) document(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	defer doc.Body.Close()
 	hd := c.Response().Header()
-	hd.Set("X-Cache", cache.Miss)
-	hd.Set("Cache-Control", "private, no-store")
-	hd.Set("Content-Disposition", "inline")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if doc.Length > 0 {
-		hd.Set(echo.HeaderContentLength, strconv.FormatInt(doc.Length, 10))
-	}
-	c.Response().WriteHeader(http.StatusOK)
 	hd.Set(echo.HeaderContentType, "application/pdf")
-	_, err = io.Copy(c.Response(), doc.Body)
-	return err
+	hd.Set(echo.HeaderXContentTypeOptions, "nosniff")
+	hd.Set(echo.HeaderContentDisposition, `inline; filename="invoice-`+fileName(doc.InvoiceNumber)+`.pdf"`)
+	hd.Set("Cache-Control", "private, no-store")
+	hd.Set("X-Cache", doc.Cache)
+	hd.Set(echo.HeaderContentLength, strconv.Itoa(len(doc.PDF)))
+	allowSlowReader(c, len(doc.PDF))
+	c.Response().WriteHeader(http.StatusOK)
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	if n, err := c.Response().Write(doc.PDF); err != nil {
+		return fmt.Errorf("handlers: document %s: sent %d of %d bytes: %w", fileName(doc.InvoiceNumber), n, len(doc.PDF), err)
+	}
+	return nil
+}
+
+// slowReaderRate is the slowest download a PDF is given time for: 32 KiB/s
+// (a poor mobile link), on top of the server's own write timeout. A 5 MB
+// file may take 2 minutes and 40 seconds.
+const slowReaderRate = 32 << 10
+
+// allowSlowReader gives the answer of n bytes the time a slow client needs
+// to read it, past the server's WriteTimeout (which suits JSON answers).
+func allowSlowReader(c echo.Context, n int) {
+	d := writeTimeout + time.Duration(n/slowReaderRate)*time.Second
+	_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(d))
+}
+
+// writeTimeout is the least time allowSlowReader gives an answer; the
+// server's WriteTimeout (cmd/gateway) is longer than the ERP budget by as
+// much.
+const writeTimeout = 30 * time.Second
+
+// fileName keeps the letters, digits, - and _ of an invoice number, so it
+// can stand in a Content-Disposition filename as it is.
+func fileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // writeAnswer writes a finished answer as it is, with its cache headers.

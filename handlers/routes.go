@@ -15,7 +15,6 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/pull"
 )
 
@@ -25,7 +24,7 @@ type Puller interface {
 	Order(ctx context.Context, customerNo, id string) (pull.Answer, error)
 	InvoiceList(ctx context.Context, customerNo string, q pull.ListQuery) (pull.Answer, error)
 	Invoice(ctx context.Context, customerNo, id string) (pull.Answer, error)
-	Document(ctx context.Context, token string) (*erp.Document, error)
+	Document(ctx context.Context, token string) (pull.Document, error)
 	FlushCustomer(ctx context.Context, customerNo string) (int, error)
 	FlushAll(ctx context.Context) (int, error)
 }

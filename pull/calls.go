@@ -96,44 +96,19 @@ func (s *Service) Invoice(ctx context.Context, customerNo, id string) (Answer, e
 	})
 }
 
-// Document returns the PDF behind a pdf_link token. It returns ErrNotFound
-// for a forged or expired token, or one whose invoice is no longer the
-// named customer's. The caller closes the document's Body.
-func (s *Service) Document(ctx context.Context, token string) (*erp.Document, error) {
-	customerNo, invoiceNo, err := s.links.Parse(token)
-	if err != nil {
-		return nil, ErrNotFound
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Budget)
-	inv, err := s.erp.Invoice(ctx, invoiceNo)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("pull: document %s: %w", invoiceNo, err)
-	}
-	if inv.CustomerNumber != customerNo {
-		cancel()
-		return nil, ErrNotFound
-	}
-	doc, err := s.erp.InvoicePDF(ctx, invoiceNo)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("pull: document %s: %w", invoiceNo, err)
-	}
-	doc.Body = &cancelOnClose{ReadCloser: doc.Body, cancel: cancel}
-	return doc, nil
-}
-
 // FlushCustomer makes every cached answer of customerNo fresh on its next
 // read, on every replica, and returns how many cache entries it retired
 // (cache.Cache.Flush). An error wraps cache.ErrUnavailable when Redis
 // cannot be reached.
 func (s *Service) FlushCustomer(ctx context.Context, customerNo string) (int, error) {
+	_, _ = s.docs.Flush(ctx, cache.Customer(customerNo)) // never fails: Memory alone
 	return s.cache.Flush(ctx, cache.Customer(customerNo))
 }
 
 // FlushAll makes every cached answer and record fresh on its next read, on
 // every replica, like FlushCustomer.
 func (s *Service) FlushAll(ctx context.Context) (int, error) {
+	_, _ = s.docs.Flush(ctx, cache.All) // never fails: Memory alone
 	return s.cache.Flush(ctx, cache.All)
 }
 

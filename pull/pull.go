@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -50,7 +49,7 @@ type ERP interface {
 	InvoiceHeaders(ctx context.Context, q erp.ListQuery) (erp.Page[erp.InvoiceHeader], error)
 	Invoices(ctx context.Context, hs []erp.InvoiceHeader, reuse func(erp.InvoiceHeader) (erp.Invoice, bool)) ([]erp.Invoice, error)
 	Invoice(ctx context.Context, invoiceNumber string) (erp.Invoice, error)
-	InvoicePDF(ctx context.Context, invoiceNumber string) (*erp.Document, error)
+	InvoicePDF(ctx context.Context, invoiceNumber string) (erp.Document, error)
 	CatalogERP
 }
 
@@ -68,6 +67,9 @@ type Config struct {
 	Budget time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DocumentBytes bounds the invoice PDFs kept in this process
+	// (documents.go); 0 means DefaultDocumentBytes.
+	DocumentBytes int64
 }
 
 // Service answers the pull calls. It is safe for concurrent use.
@@ -81,12 +83,13 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	kinds   kinds
+	docs    *cache.Cache // invoice PDFs, in this process (documents.go)
 }
 
 // kinds are the cache's families of entries, one per endpoint, and the
 // raw records.
 type kinds struct {
-	orders, order, invoices, invoice, creditInvoices, backorders, addresses, prices, stock, record cache.Kind
+	orders, order, invoices, invoice, creditInvoices, backorders, addresses, prices, stock, record, document cache.Kind
 }
 
 // New returns a Service that fills c from e. log may be nil.
@@ -104,8 +107,10 @@ func New(e ERP, c *cache.Cache, v Validator, m *mapping.Mapper, links *doclink.S
 		kinds: kinds{
 			orders: list("orders"), order: detail("order"), invoices: list("invoices"), invoice: detail("invoice"),
 			creditInvoices: list("credit-invoices"), backorders: list("backorders"), addresses: detail("addresses"),
-			prices: list("prices"), stock: list("stock"), record: detail("record"),
-		}}
+			prices: list("prices"), stock: list("stock"), record: detail("record"), document: detail("document"),
+		},
+		docs: newDocuments(cfg, now),
+	}
 }
 
 // Answer is a finished JSON answer, and what the cache did for it.
@@ -182,15 +187,3 @@ func (s *Service) reuse(ctx context.Context, key string, rec any) bool {
 
 // Stats returns the cache's counters.
 func (s *Service) Stats() *cache.Stats { return s.cache.Stats() }
-
-// cancelOnClose ends a document's ERP context when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
-}
