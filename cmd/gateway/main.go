@@ -232,7 +232,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(handlers.JSONErrors(ln)); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil

@@ -3,37 +3,16 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServeDemo starts the gateway in demo mode as main would, reads
 // customer 10001's orders over real HTTP, and shuts it down.
 func TestServeDemo(t *testing.T) {
-	cfg, _, err := parseConfig("gateway", []string{"-listen-addr", "127.0.0.1:0"}, envOf(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(a string) { addr <- a })
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve ended at start: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("gateway did not start listening")
-	}
-
+	base := "http://" + startGateway(t, nil)
 	req, _ := http.NewRequest(http.MethodGet, base+"/v1/orders?customer_no=10001", nil)
 	req.Header.Set("X-Api-Key", "demo")
 	res, err := http.DefaultClient.Do(req)
@@ -44,16 +23,6 @@ func TestServeDemo(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(body), `"customer_no":"10001"`) {
 		t.Errorf("GET /v1/orders = %d %s, want 200 with customer 10001's orders", res.StatusCode, body)
-	}
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve after shutdown = %v, want nil", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("gateway did not shut down")
 	}
 }
 
@@ -75,16 +44,7 @@ func TestRunBadConfig(t *testing.T) {
 // integration file answers from the simulated ERP; without it, 404.
 func TestServeDemoBaselinker(t *testing.T) {
 	for _, pass := range []string{"", "demo-bl-pass-1234"} {
-		cfg, _, err := parseConfig("gateway", []string{"-listen-addr", "127.0.0.1:0"},
-			envOf(map[string]string{"BASELINKER_PASSWORD": pass}), io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		addr := make(chan string, 1)
-		done := make(chan error, 1)
-		go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(a string) { addr <- a }) }()
-		base := "http://" + <-addr + "/baselinker"
+		base := "http://" + startGateway(t, map[string]string{"BASELINKER_PASSWORD": pass}) + "/baselinker"
 		form := url.Values{"bl_pass": {pass}, "action": {"ProductsList"}, "category_id": {"VER-EL"}}
 		res, err := http.PostForm(base, form)
 		if err != nil {
@@ -110,10 +70,6 @@ func TestServeDemoBaselinker(t *testing.T) {
 			if res.StatusCode != 503 || !strings.Contains(string(body), "REDIS_URL") {
 				t.Errorf("demo OrdersGet without Redis = %d %s, want 503 naming REDIS_URL", res.StatusCode, body)
 			}
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve = %v", err)
 		}
 	}
 }
