@@ -270,6 +270,7 @@ func TestOperations(t *testing.T) {
 		{"GET", "/admin/", false},
 		{"POST", "/admin/cache/flush", false},
 		{"GET", "/admin/pushers", false},
+		{"GET", "/admin/pushers/{name}/dead-letters", false},
 		{"POST", "/admin/pushers/{name}/replay", false},
 		{"GET", "/baselinker", false},
 		{"POST", "/baselinker", false},

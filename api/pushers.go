@@ -31,3 +31,13 @@ type DeadLetter struct {
 	At     string `json:"at"`
 	Reason string `json:"reason"`
 }
+
+// DeadLetterPage is the answer of GET /admin/pushers/{name}/dead-letters:
+// one page of a pusher's dead letters, newest first, and how many it holds.
+type DeadLetterPage struct {
+	Pusher      string       `json:"pusher"`
+	DeadLetters []DeadLetter `json:"dead_letters"`
+	Page        int          `json:"page"`
+	PerPage     int          `json:"per_page"`
+	Total       int64        `json:"total"`
+}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/vendre-extend/gateway/clip"
 )
 
 // Config configures a Client. Only BaseURL is required; zero values take the
@@ -360,13 +362,13 @@ func (c *Client) statusError(r *request, status int, h http.Header, body []byte)
 		Op:      r.op(),
 		Status:  status,
 		Type:    eb.ErrorType,
-		Message: c.redact(shorten(eb.Message, 300)),
+		Message: c.redact(clip.String(eb.Message, 300)),
 	}
 	for i, f := range eb.Errors {
 		if i == 10 {
 			break
 		}
-		e.Fields = append(e.Fields, FieldError{Field: shorten(f.Field, 80), Message: c.redact(shorten(f.Message, 200))})
+		e.Fields = append(e.Fields, FieldError{Field: clip.String(f.Field, 80), Message: c.redact(clip.String(f.Message, 200))})
 	}
 	e.Err, e.retry = classifyStatus(status, r.tokenCall)
 	if e.retry {
@@ -385,17 +387,6 @@ func (c *Client) redact(s string) string {
 		s = strings.ReplaceAll(s, tok, "[redacted]")
 	}
 	return s
-}
-
-// shorten cuts s to at most n bytes, on a rune boundary.
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // backoff is the wait before retry number attempt (1-based): full jitter

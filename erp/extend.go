@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vendre-extend/gateway/clip"
 )
 
 // Paths, relative to Config.BaseURL.
@@ -83,7 +85,7 @@ type ListQuery struct {
 func (q ListQuery) values(op, from, to string) (url.Values, error) {
 	for _, d := range []string{q.From, q.To} {
 		if _, err := time.Parse(dateLayout, d); d != "" && err != nil {
-			return nil, &Error{Op: op, Err: ErrValidation, Message: fmt.Sprintf("date %q is not YYYY-MM-DD", shorten(d, 40))}
+			return nil, &Error{Op: op, Err: ErrValidation, Message: fmt.Sprintf("date %q is not YYYY-MM-DD", clip.String(d, 40))}
 		}
 	}
 	v := url.Values{}
@@ -117,7 +119,7 @@ func recordPath(method, collection, number string) (string, error) {
 	n := strings.TrimSpace(number)
 	if n == "" || n == "." || n == ".." {
 		return "", &Error{Op: method + " " + collection + "/{number}", Err: ErrValidation,
-			Message: fmt.Sprintf("invalid record number %q", shorten(number, 40))}
+			Message: fmt.Sprintf("invalid record number %q", clip.String(number, 40))}
 	}
 	return collection + "/" + url.PathEscape(number), nil
 }
@@ -160,7 +162,7 @@ func sameRecord(path, got, want string) error {
 		return nil
 	}
 	return &Error{Op: http.MethodGet + " " + path, Status: http.StatusOK, Err: ErrBadResponse,
-		cause: fmt.Errorf("record %q, asked for %q", shorten(got, 40), shorten(want, 40))}
+		cause: fmt.Errorf("record %q, asked for %q", clip.String(got, 40), clip.String(want, 40))}
 }
 
 // Orders fetches the order behind each header, in header order: the
@@ -246,7 +248,7 @@ func (c *Client) InvoicePDF(ctx context.Context, invoiceNumber string) (Document
 	if mt, _, _ := mime.ParseMediaType(ct); mt != contentTypePDF {
 		drainClose(res.stream)
 		return Document{}, &Error{Op: r.op(), Status: res.status, Err: ErrBadResponse,
-			cause: fmt.Errorf("content type %q, want %s", shorten(ct, 60), contentTypePDF)}
+			cause: fmt.Errorf("content type %q, want %s", clip.String(ct, 60), contentTypePDF)}
 	}
 	b, err := io.ReadAll(io.LimitReader(res.stream, MaxDocument+1))
 	_ = res.stream.Close()
@@ -322,7 +324,7 @@ func productList(path string, numbers []string) (string, error) {
 	for _, n := range numbers {
 		if n == "" || strings.Contains(n, ",") {
 			return "", &Error{Op: http.MethodGet + " " + path, Err: ErrValidation,
-				Message: fmt.Sprintf("invalid product number %q", shorten(n, 40))}
+				Message: fmt.Sprintf("invalid product number %q", clip.String(n, 40))}
 		}
 	}
 	return strings.Join(numbers, ","), nil
@@ -518,7 +520,7 @@ func (c *Client) FindOrderByExternalNumber(ctx context.Context, ext string) (Ord
 	if o.ExternalOrderNumber != ext {
 		return OrderHeader{}, false, &Error{Op: http.MethodGet + " " + pathOrders, Status: http.StatusOK, Err: ErrBadResponse,
 			cause: fmt.Errorf("order %s has external order number %q, want %q: is the %s filter ignored?",
-				h.OrderNumber, shorten(o.ExternalOrderNumber, 40), shorten(ext, 40), paramExternalOrderNumber)}
+				h.OrderNumber, clip.String(o.ExternalOrderNumber, 40), clip.String(ext, 40), paramExternalOrderNumber)}
 	}
 	return h, true, nil
 }
@@ -565,7 +567,7 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 	}
 	if t.TokenType != "" && !strings.EqualFold(t.TokenType, "Bearer") {
 		return "", 0, &Error{Op: r.op(), Status: res.status, Err: ErrBadResponse,
-			cause: fmt.Errorf("token type %q, want Bearer", shorten(t.TokenType, 20))}
+			cause: fmt.Errorf("token type %q, want Bearer", clip.String(t.TokenType, 20))}
 	}
 	ttl := time.Duration(float64(t.ExpiresIn) * float64(time.Second))
 	if t.ExpiresIn <= 0 || t.ExpiresIn > 365*24*3600 {

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/vendre-extend/gateway/clip"
 )
 
 // The records below are Extend Commerce's data as modelled in
@@ -241,7 +243,7 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 // typeError describes a JSON value b that does not fit type t the way
 // encoding/json does its own, so that it adds the field's name.
 func typeError(b []byte, t reflect.Type) error {
-	kind := "value " + shorten(string(bytes.TrimSpace(b)), 40)
+	kind := "value " + clip.String(string(bytes.TrimSpace(b)), 40)
 	switch c := bytes.TrimSpace(b); {
 	case len(c) == 0:
 	case c[0] == '{':
@@ -249,11 +251,11 @@ func typeError(b []byte, t reflect.Type) error {
 	case c[0] == '[':
 		kind = "array"
 	case c[0] == '"':
-		kind = "string " + shorten(string(c), 40)
+		kind = "string " + clip.String(string(c), 40)
 	case c[0] == 't' || c[0] == 'f':
 		kind = "bool"
 	default:
-		kind = "number " + shorten(string(c), 40)
+		kind = "number " + clip.String(string(c), 40)
 	}
 	return &json.UnmarshalTypeError{Value: kind, Type: t}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vendre-extend/gateway/clip"
 )
 
 // ErrorLog keeps the latest error-level log records (5xx answers, schema
@@ -81,11 +83,8 @@ func (h *errorTee) Handle(ctx context.Context, r slog.Record) error {
 			writeAttr(&b, h.prefix, a)
 			return b.Len() < maxAttrsLen
 		})
-		s := strings.TrimSpace(b.String())
-		if len(s) > maxAttrsLen {
-			s = s[:maxAttrsLen] + "…"
-		}
-		h.log.add(LoggedError{Time: r.Time, Message: r.Message, Attrs: s})
+		s := clip.String(strings.TrimSpace(b.String()), maxAttrsLen)
+		h.log.add(LoggedError{Time: r.Time, Message: clip.String(r.Message, maxAttrsLen), Attrs: s})
 	}
 	if h.next.Enabled(ctx, r.Level) {
 		return h.next.Handle(ctx, r)

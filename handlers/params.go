@@ -167,6 +167,23 @@ func paging(q url.Values) (page, perPage int, err error) {
 	return offset/limit + 1, limit, nil
 }
 
+// pageParams are the paging parameters of an admin list.
+type pageParams struct {
+	Page    int `param:"page" validate:"min=1,max=100000"`
+	PerPage int `param:"per_page" validate:"min=1,max=100"`
+}
+
+// parsePage reads and checks the paging of an admin list, as paging does
+// (page/per_page or offset/limit; 1 and 25 by default).
+func parsePage(v *structValidator, q url.Values) (pageParams, error) {
+	var p pageParams
+	var err error
+	if p.Page, p.PerPage, err = paging(q); err != nil {
+		return p, err
+	}
+	return p, v.Validate(&p)
+}
+
 // parseDetail reads and checks the parameters of a single-record call.
 func parseDetail(v *structValidator, q url.Values, id string) (detailParams, error) {
 	p := detailParams{ID: id}

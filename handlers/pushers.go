@@ -19,6 +19,9 @@ type Pushers interface {
 	Statuses(ctx context.Context) ([]pushers.Status, error)
 	// Replay errors: pushers.ErrUnknown for a name not configured.
 	Replay(ctx context.Context, name string) (pushers.Status, error)
+	// DeadLetters returns up to n dead letters after the first offset,
+	// newest first, and how many there are. Errors as Replay.
+	DeadLetters(ctx context.Context, name string, offset, n int64) ([]pushers.DeadLetter, int64, error)
 }
 
 // listPushers is GET /admin/pushers.
@@ -49,6 +52,31 @@ func (h *handler) replayPusher(c echo.Context) error {
 	return writeJSON(c, http.StatusAccepted, pusherStatus(st))
 }
 
+// deadLetters is GET /admin/pushers/{name}/dead-letters?page=&per_page=:
+// one page of the pusher's dead letters, newest first (their reasons, not
+// the work they hold), and how many it holds.
+func (h *handler) deadLetters(c echo.Context) error {
+	p, err := parsePage(h.validator(c), c.QueryParams())
+	if err != nil {
+		return err
+	}
+	if h.d.Pushers == nil {
+		return pushers.ErrUnknown
+	}
+	name := c.Param("name")
+	letters, total, err := h.d.Pushers.DeadLetters(c.Request().Context(), name,
+		int64(p.Page-1)*int64(p.PerPage), int64(p.PerPage))
+	if err != nil {
+		return errStoreDown(err)
+	}
+	out := api.DeadLetterPage{Pusher: name, DeadLetters: make([]api.DeadLetter, 0, len(letters)),
+		Page: p.Page, PerPage: p.PerPage, Total: total}
+	for _, dl := range letters {
+		out.DeadLetters = append(out.DeadLetters, deadLetter(dl))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
 // errPushersUnavailable: the pushers' state (in Redis) cannot be read or
 // changed now (503).
 var errPushersUnavailable = errors.New("handlers: pusher state unavailable")
@@ -64,12 +92,7 @@ func errStoreDown(err error) error {
 
 // pusherStatus is the wire form of st.
 func pusherStatus(st pushers.Status) api.PusherStatus {
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
+	ts := rfc3339
 	out := api.PusherStatus{
 		Name: st.Name, State: st.State, Backlog: st.Backlog,
 		OldestPendingSecs: st.OldestPending.Round(time.Millisecond).Seconds(),
@@ -78,7 +101,20 @@ func pusherStatus(st pushers.Status) api.PusherStatus {
 		NotFound: st.NotFound, NotFoundRecent: st.NotFoundRecent,
 	}
 	for _, dl := range st.Recent {
-		out.Recent = append(out.Recent, api.DeadLetter{ID: dl.ID, At: ts(dl.At), Reason: dl.Reason})
+		out.Recent = append(out.Recent, deadLetter(dl))
 	}
 	return out
+}
+
+// deadLetter is the wire form of dl.
+func deadLetter(dl pushers.DeadLetter) api.DeadLetter {
+	return api.DeadLetter{ID: dl.ID, At: rfc3339(dl.At), Reason: dl.Reason}
+}
+
+// rfc3339 is t in UTC as RFC 3339, "" for the zero time.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

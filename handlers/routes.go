@@ -147,6 +147,7 @@ func New(d Deps) *echo.Echo {
 	get("/admin/", h.status, admin)
 	get("/admin/pushers", h.listPushers, admin)
 	e.POST("/admin/pushers/:name/replay", h.replayPusher, admin)
+	get("/admin/pushers/:name/dead-letters", h.deadLetters, admin)
 	// Webhooks authenticate by signature or token (handlers/webhooks.go);
 	// the routes answer 404 when not configured.
 	e.POST("/webhooks/extend", h.extendWebhook)

@@ -107,6 +107,14 @@ type Pusher interface {
 	Replay(ctx context.Context) error
 }
 
+// Parker is a Pusher that parks the work it gives up on in a dead-letter
+// list (the stock and order pushers, the webhook consumer).
+type Parker interface {
+	Pusher
+	// DeadLetters is the pusher's dead-letter list.
+	DeadLetters() *DeadLetters
+}
+
 // Registry is the set of configured pushers, in the order shown.
 type Registry struct {
 	list []Pusher
@@ -126,10 +134,16 @@ func NewRegistry(ps ...Pusher) *Registry {
 // Len is the number of configured pushers.
 func (r *Registry) Len() int { return len(r.list) }
 
-// Statuses reports every pusher, in registry order.
+// Statuses reports every pusher, in registry order, after dropping the
+// dead letters past their retention.
 func (r *Registry) Statuses(ctx context.Context) ([]Status, error) {
 	out := make([]Status, 0, len(r.list))
 	for _, p := range r.list {
+		if pk, ok := p.(Parker); ok {
+			if _, err := pk.DeadLetters().Prune(ctx); err != nil {
+				return nil, fmt.Errorf("pushers: %s dead letters: %w", p.Name(), err)
+			}
+		}
 		st, err := p.Status(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("pushers: %s status: %w", p.Name(), err)
@@ -139,16 +153,50 @@ func (r *Registry) Statuses(ctx context.Context) ([]Status, error) {
 	return out, nil
 }
 
+// DeadLetters returns up to n of the dead letters of the pusher called
+// name after the first offset, newest first, and how many it holds (none
+// for a pusher that parks nothing). Errors: ErrUnknown for a name that is
+// not configured.
+func (r *Registry) DeadLetters(ctx context.Context, name string, offset, n int64) ([]DeadLetter, int64, error) {
+	p, err := r.find(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	pk, ok := p.(Parker)
+	if !ok {
+		return []DeadLetter{}, 0, nil
+	}
+	d := pk.DeadLetters()
+	total, err := d.Len(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pushers: %s dead letters: %w", name, err)
+	}
+	page, err := d.Page(ctx, offset, n)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pushers: %s dead letters: %w", name, err)
+	}
+	return page, total, nil
+}
+
+// find returns the pusher called name, or ErrUnknown.
+func (r *Registry) find(name string) (Pusher, error) {
+	for _, p := range r.list {
+		if p.Name() == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("pushers: %q: %w", name, ErrUnknown)
+}
+
 // Replay re-drives the pusher called name and returns its status after.
 // Errors: ErrUnknown for a name that is not configured.
 func (r *Registry) Replay(ctx context.Context, name string) (Status, error) {
-	for _, p := range r.list {
-		if p.Name() == name {
-			if err := p.Replay(ctx); err != nil {
-				return Status{}, fmt.Errorf("pushers: %s replay: %w", name, err)
-			}
-			return p.Status(ctx)
-		}
+	p, err := r.find(name)
+	if err != nil {
+		return Status{}, err
 	}
-	return Status{}, fmt.Errorf("pushers: %q: %w", name, ErrUnknown)
+	if err := p.Replay(ctx); err != nil {
+		return Status{}, fmt.Errorf("pushers: %s replay: %w", name, err)
+	}
+	return p.Status(ctx)
 }

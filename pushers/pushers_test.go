@@ -2,6 +2,7 @@ package pushers
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,5 +51,33 @@ func TestBackoff(t *testing.T) {
 				t.Fatalf("Backoff(%d) = %v, want within [%v, %v]", tt.attempt, d, tt.lo, tt.hi)
 			}
 		}
+	}
+}
+
+// TestDeadLetterRetention: a dead letter older than the retention is
+// dropped; newer ones stay, newest first.
+func TestDeadLetterRetention(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	ctx := context.Background()
+	d := NewDeadLetters(rdb, prefix+"dead", 0) // the default retention, 30 days
+	now := time.Now().UTC()
+	for _, age := range []time.Duration{90 * 24 * time.Hour, 31 * 24 * time.Hour, 29 * 24 * time.Hour} {
+		if err := d.Add(ctx, DeadLetter{ID: age.String(), At: now.Add(-age), Reason: "r"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Add(ctx, DeadLetter{ID: "now", At: now, Reason: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.List(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, dl := range got {
+		ids = append(ids, dl.ID)
+	}
+	if want := []string{"now", (29 * 24 * time.Hour).String()}; fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("dead letters after a 30-day retention = %v, want %v", ids, want)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vendre-extend/gateway/clip"
 )
 
 // Lease is a lock in Redis that one replica at a time holds for ttl and
@@ -90,12 +92,10 @@ func (r *Recorder) Success(ctx context.Context, t time.Time) {
 	r.rdb.HSet(ctx, r.key, "last_success", t.UnixMilli())
 }
 
-// Failure records the error text msg at t. msg must not hold secrets.
+// Failure records the error text msg, cut to clip.Message, at t. msg
+// must not hold secrets.
 func (r *Recorder) Failure(ctx context.Context, t time.Time, msg string) {
-	if len(msg) > 500 {
-		msg = msg[:500] + "…"
-	}
-	r.rdb.HSet(ctx, r.key, "last_error", msg, "last_error_at", t.UnixMilli())
+	r.rdb.HSet(ctx, r.key, "last_error", clip.String(msg, clip.Message), "last_error_at", t.UnixMilli())
 }
 
 // Fill sets st's LastSuccess, LastError and LastErrorAt.
@@ -122,33 +122,78 @@ func msTime(s string) time.Time {
 // operator to see and replay.
 type DeadLetter struct {
 	ID     string          `json:"id"`     // what it is: a product batch, an order number
-	At     time.Time       `json:"at"`     // when it was parked
-	Reason string          `json:"reason"` // the last error
+	At     time.Time       `json:"at"`     // when it was parked, in UTC
+	Reason string          `json:"reason"` // the last error, cut to clip.Message
 	Data   json.RawMessage `json:"data"`   // what replaying it needs
 }
 
+// DefaultDeadLetterRetention is how long a dead letter is kept when
+// NewDeadLetters is given no retention (DEAD_LETTER_RETENTION).
+const DefaultDeadLetterRetention = 30 * 24 * time.Hour
+
 // DeadLetters is a pusher's dead-letter list, a Redis list of JSON
-// DeadLetter values, newest first.
+// DeadLetter values, newest first. A letter is kept for the list's
+// retention, then dropped (by Add and Prune): a dead letter is a failure
+// an operator was told of (the pusher logs it, /admin/pushers and the
+// gateway_pusher_dead_letters metric count it), not work in progress.
 type DeadLetters struct {
-	rdb redis.UniversalClient
-	key string
+	rdb       redis.UniversalClient
+	key       string
+	retention time.Duration
+	now       func() time.Time
 }
 
-// NewDeadLetters returns the list stored under key.
-func NewDeadLetters(rdb redis.UniversalClient, key string) *DeadLetters {
-	return &DeadLetters{rdb: rdb, key: key}
+// NewDeadLetters returns the list stored under key, whose letters are kept
+// for retention (DefaultDeadLetterRetention when retention <= 0).
+func NewDeadLetters(rdb redis.UniversalClient, key string, retention time.Duration) *DeadLetters {
+	if retention <= 0 {
+		retention = DefaultDeadLetterRetention
+	}
+	return &DeadLetters{rdb: rdb, key: key, retention: retention, now: time.Now}
 }
 
 // Key is the Redis list's key.
 func (d *DeadLetters) Key() string { return d.key }
 
-// Add parks dl.
+// Add parks dl, its reason cut to clip.Message, and drops the letters past
+// the retention.
 func (d *DeadLetters) Add(ctx context.Context, dl DeadLetter) error {
+	dl.At = dl.At.UTC()
+	dl.Reason = clip.String(dl.Reason, clip.Message)
 	b, err := json.Marshal(dl)
 	if err != nil {
 		return err
 	}
-	return d.rdb.LPush(ctx, d.key, b).Err()
+	if err := d.rdb.LPush(ctx, d.key, b).Err(); err != nil {
+		return err
+	}
+	_, err = d.Prune(ctx)
+	return err
+}
+
+// pruneScript drops letters from the tail (the oldest end) while their
+// "at" (UTC, RFC 3339) is before ARGV[1] ("YYYYMMDDhhmmss"), at most 1000
+// per run; a letter it cannot read stops it. It answers how many it
+// dropped.
+var pruneScript = redis.NewScript(`
+local n = 0
+while n < 1000 do
+  local last = redis.call('LINDEX', KEYS[1], -1)
+  if not last then break end
+  local at = string.match(last, '"at":"(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)')
+  if not at or string.gsub(at, '%D', '') >= ARGV[1] then break end
+  redis.call('RPOP', KEYS[1])
+  n = n + 1
+end
+return n
+`)
+
+// Prune drops the letters older than the retention and returns how many
+// it dropped. Add calls it, and so does Registry.Statuses, so a quiet list
+// is pruned too.
+func (d *DeadLetters) Prune(ctx context.Context) (int64, error) {
+	cutoff := d.now().UTC().Add(-d.retention).Format("20060102150405")
+	return pruneScript.Run(ctx, d.rdb, []string{d.key}, cutoff).Int64()
 }
 
 // Len is how many are parked.
@@ -184,7 +229,16 @@ func (d *DeadLetters) Each(ctx context.Context, f func(DeadLetter) error) (int, 
 
 // List returns up to n parked letters, newest first.
 func (d *DeadLetters) List(ctx context.Context, n int64) ([]DeadLetter, error) {
-	raws, err := d.rdb.LRange(ctx, d.key, 0, n-1).Result()
+	return d.Page(ctx, 0, n)
+}
+
+// Page returns up to n parked letters after the first offset, newest
+// first.
+func (d *DeadLetters) Page(ctx context.Context, offset, n int64) ([]DeadLetter, error) {
+	if n <= 0 {
+		return []DeadLetter{}, nil
+	}
+	raws, err := d.rdb.LRange(ctx, d.key, offset, offset+n-1).Result()
 	if err != nil {
 		return nil, err
 	}

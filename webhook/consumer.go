@@ -68,8 +68,11 @@ type ConsumerOptions struct {
 	// Budget bounds one notification's ERP work; default 10s.
 	Budget time.Duration
 	// Block is how long one XREADGROUP waits for new entries; default 1s.
-	Block  time.Duration
-	Logger *slog.Logger
+	Block time.Duration
+	// DeadLetterRetention is how long a dead letter is kept
+	// (DEAD_LETTER_RETENTION); default pushers.DefaultDeadLetterRetention.
+	DeadLetterRetention time.Duration
+	Logger              *slog.Logger
 }
 
 // Consumer applies recorded deliveries. Run it on every replica.
@@ -124,13 +127,19 @@ func NewConsumer(rdb redis.UniversalClient, ref Refresher, balances Balances, o 
 	return &Consumer{
 		rdb: rdb, ref: ref, balances: balances, o: o, k: k,
 		rec:  pushers.NewRecorder(rdb, k.status()),
-		dead: pushers.NewDeadLetters(rdb, k.dead()),
+		dead: pushers.NewDeadLetters(rdb, k.dead(), o.DeadLetterRetention),
 		log:  o.Logger, now: time.Now,
 	}
 }
 
 // Name is "webhooks", its name in /admin/pushers.
 func (c *Consumer) Name() string { return "webhooks" }
+
+// DeadLetters is the notifications that failed too often.
+func (c *Consumer) DeadLetters() *pushers.DeadLetters { return c.dead }
+
+// The admin API pages through the webhooks' dead letters.
+var _ pushers.Parker = (*Consumer)(nil)
 
 // Run joins the consumer group and applies entries with Workers
 // goroutines until ctx ends. Each worker reads new entries and, every

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vendre-extend/gateway/cache"
+	"github.com/vendre-extend/gateway/clip"
 	"github.com/vendre-extend/gateway/doclink"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/erp/extendsim"
@@ -81,7 +82,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: clipAttr}))
+}
+
+// clipAttr cuts every text and error value of a log line to clip.LogValue:
+// what a caller sent (a bad order's problems, an ERP's error text) never
+// makes a log line longer than a few KiB.
+func clipAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); len(s) > clip.LogValue {
+			a.Value = slog.StringValue(clip.String(s, clip.LogValue))
+		}
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok {
+			if s := err.Error(); len(s) > clip.LogValue {
+				a.Value = slog.StringValue(clip.String(s, clip.LogValue))
+			}
+		}
+	}
+	return a
 }
 
 // serve runs the gateway until ctx ends, then shuts down gracefully:

@@ -47,6 +47,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vendre-extend/gateway/clip"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/pushers"
 )
@@ -125,8 +126,11 @@ type Config struct {
 	// Retention is how long a finished order is remembered (redeliveries
 	// within it are recognised); default 30 days.
 	Retention time.Duration
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// DeadLetterRetention is how long a dead letter is kept
+	// (DEAD_LETTER_RETENTION); default pushers.DefaultDeadLetterRetention.
+	DeadLetterRetention time.Duration
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Pusher creates shop orders in Extend. Run it on every replica.
@@ -210,7 +214,7 @@ func New(rdb redis.UniversalClient, e ERP, sources []Source, cfg Config) *Pusher
 	p := &Pusher{
 		rdb: rdb, erp: e, sources: map[string]Source{}, cfg: cfg, k: k,
 		rec:  pushers.NewRecorder(rdb, k.status()),
-		dead: pushers.NewDeadLetters(rdb, k.dead()),
+		dead: pushers.NewDeadLetters(rdb, k.dead(), cfg.DeadLetterRetention),
 		log:  cfg.Logger, poke: make(chan struct{}, 1),
 	}
 	for _, s := range sources {
@@ -225,6 +229,12 @@ func New(rdb redis.UniversalClient, e ERP, sources []Source, cfg Config) *Pusher
 
 // Name is "orders".
 func (p *Pusher) Name() string { return "orders" }
+
+// DeadLetters is the orders that need a person or failed too often.
+func (p *Pusher) DeadLetters() *pushers.DeadLetters { return p.dead }
+
+// The admin API pages through the orders' dead letters.
+var _ pushers.Parker = (*Pusher)(nil)
 
 // Stats returns a copy of the counters.
 func (p *Pusher) Stats() Stats {
@@ -590,6 +600,7 @@ func (p *Pusher) create(ctx context.Context, c *claim, src Source) error {
 // manual sends an order to manual handling with reason, parks it as a
 // dead letter and tells the source.
 func (p *Pusher) manual(ctx context.Context, c *claim, src Source, reason string) error {
+	reason = clip.String(reason, clip.Message)
 	ok, err := p.update(ctx, c, c.until, 0, "state", stateManual, "reason", reason)
 	if err != nil || !ok {
 		return err
@@ -640,18 +651,19 @@ func (p *Pusher) notify(ctx context.Context, c *claim, src Source) error {
 func (p *Pusher) retry(ctx context.Context, c *claim, cause error) error {
 	tries, _ := strconv.Atoi(c.h["tries"])
 	tries++
-	p.rec.Failure(ctx, p.cfg.Now(), c.ext+": "+cause.Error())
+	why := clip.String(cause.Error(), clip.Message)
+	p.rec.Failure(ctx, p.cfg.Now(), c.ext+": "+why)
 	if tries >= p.cfg.MaxTries {
-		ok, err := p.update(ctx, c, time.Time{}, 0, "tries", tries, "last_error", cause.Error(), "parked", "1")
+		ok, err := p.update(ctx, c, time.Time{}, 0, "tries", tries, "last_error", why, "parked", "1")
 		if err == nil && ok {
 			data, _ := json.Marshal(deadData{Ext: c.ext})
-			p.dead.Add(ctx, pushers.DeadLetter{ID: c.ext, At: p.cfg.Now().UTC(), Reason: cause.Error(), Data: data})
-			p.log.Error("orders: parked after repeated failures", "order", c.ext, "err", cause)
+			p.dead.Add(ctx, pushers.DeadLetter{ID: c.ext, At: p.cfg.Now().UTC(), Reason: why, Data: data})
+			p.log.Error("orders: parked after repeated failures", "order", c.ext, "err", why)
 		}
 		return err
 	}
 	due := p.cfg.Now().Add(pushers.Backoff(tries, p.cfg.RetryBase, p.cfg.RetryMax))
-	_, err := p.update(ctx, c, due, 0, "tries", tries, "last_error", cause.Error())
+	_, err := p.update(ctx, c, due, 0, "tries", tries, "last_error", why)
 	return err
 }
 

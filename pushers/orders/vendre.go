@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/vendre-extend/gateway/clip"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/webhook"
 )
@@ -189,14 +190,25 @@ func (v *Vendre) Map(id string, payload []byte) (erp.NewOrder, error) {
 		no.Rows = append(no.Rows, erp.NewOrderRow{ProductNumber: r.Model, Quantity: r.Quantity,
 			UnitPrice: money(r.Price), DiscountAmount: money(r.Discount)})
 	}
-	if len(problems) > 0 {
-		return erp.NewOrder{}, fmt.Errorf("%w: %s", ErrMapping, strings.Join(problems, "; "))
+	if err := mappingError(problems); err != nil {
+		return erp.NewOrder{}, err
 	}
 	return no, nil
 }
 
+// mappingError is ErrMapping naming the first clip.Items problems and how
+// many more there are; nil for none. An order of 7,500 bad rows makes a
+// reason of a few hundred bytes, not of 7,500 problems.
+func mappingError(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrMapping, clip.Join(problems, "; ", clip.Items))
+}
+
 // checkRow names what is wrong with a row, or "".
 func checkRow(sku string, qty, price, discount float64) string {
+	sku = clip.String(sku, 64)
 	switch {
 	case strings.TrimSpace(sku) == "":
 		return "no product number"

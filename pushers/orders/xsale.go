@@ -225,8 +225,8 @@ func (x *XSale) Map(id string, payload []byte) (erp.NewOrder, error) {
 		}
 		no.Rows = append(no.Rows, erp.NewOrderRow{ProductNumber: r.Sku, Quantity: r.Quantity, UnitPrice: money(r.Price)})
 	}
-	if len(problems) > 0 {
-		return erp.NewOrder{}, fmt.Errorf("%w: %s", ErrMapping, strings.Join(problems, "; "))
+	if err := mappingError(problems); err != nil {
+		return erp.NewOrder{}, err
 	}
 	return no, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/vendre-extend/gateway/clip"
 	"github.com/vendre-extend/gateway/retailcrm"
 )
 
@@ -196,9 +197,5 @@ func unwrapURL(err error) error {
 
 // short keeps an answer's text short enough for a status line.
 func short(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
+	return clip.String(strings.TrimSpace(s), 200)
 }

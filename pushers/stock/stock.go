@@ -154,8 +154,11 @@ type Config struct {
 	// Budget bounds the ERP reads of one batch or one sweep page;
 	// default 10s.
 	Budget time.Duration
-	Logger *slog.Logger
-	Now    func() time.Time
+	// DeadLetterRetention is how long a dead letter is kept
+	// (DEAD_LETTER_RETENTION); default pushers.DefaultDeadLetterRetention.
+	DeadLetterRetention time.Duration
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Pusher pushes stock to its sinks. Run it on every replica; one pushes.
@@ -244,7 +247,7 @@ func New(rdb redis.UniversalClient, e ERP, sinks []Sink, cfg Config) *Pusher {
 		rdb: rdb, erp: e, sinks: sinks, cfg: cfg, k: k,
 		lease: pushers.NewLease(rdb, k.lease(), cfg.LeaseTTL),
 		rec:   pushers.NewRecorder(rdb, k.status()),
-		dead:  pushers.NewDeadLetters(rdb, k.dead()),
+		dead:  pushers.NewDeadLetters(rdb, k.dead(), cfg.DeadLetterRetention),
 		log:   cfg.Logger,
 		poke:  make(chan struct{}, 1),
 	}
@@ -267,6 +270,12 @@ func New(rdb redis.UniversalClient, e ERP, sinks []Sink, cfg Config) *Pusher {
 
 // Name is "stock".
 func (p *Pusher) Name() string { return "stock" }
+
+// DeadLetters is the batches that a sink kept refusing.
+func (p *Pusher) DeadLetters() *pushers.DeadLetters { return p.dead }
+
+// The admin API pages through the stock's dead letters.
+var _ pushers.Parker = (*Pusher)(nil)
 
 // Stats returns a copy of the counters.
 func (p *Pusher) Stats() Stats {
