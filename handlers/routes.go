@@ -163,6 +163,21 @@ type handler struct {
 	d Deps
 }
 
+// NewMetrics returns the handler of the metrics listener (METRICS_ADDR):
+// GET /metrics and nothing else, errors as the contract's JSON.
+func NewMetrics(metrics http.Handler, log *slog.Logger) *echo.Echo {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Logger.SetOutput(io.Discard)
+	e.HTTPErrorHandler = errorHandler(log)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
+	e.GET("/metrics", echo.WrapHandler(metrics))
+	return e
+}
+
 // newValidator returns the one validator of request parameters.
 func newValidator() *structValidator {
 	v := validator.New(validator.WithRequiredStructEnabled())

@@ -33,6 +33,7 @@ import (
 //     in a URL is always masked.
 type Config struct {
 	ListenAddr         string        `env:"LISTEN_ADDR, default=:8080" help:"where the HTTP server listens"`
+	MetricsAddr        string        `env:"METRICS_ADDR" help:"where /metrics is served instead of LISTEN_ADDR, e.g. :9090 (unset: on LISTEN_ADDR)"`
 	ExtendBaseURL      string        `env:"EXTEND_BASE_URL" help:"Extend Commerce API base URL (unset: demo mode)"`
 	ExtendClientID     string        `env:"EXTEND_CLIENT_ID" help:"Extend Commerce OAuth2 client id"`
 	ExtendClientSecret string        `env:"EXTEND_CLIENT_SECRET" help:"Extend Commerce OAuth2 client secret"`
@@ -263,6 +264,9 @@ func (c *Config) Validate() error {
 	var p problems
 	if c.ListenAddr == "" {
 		p.add("LISTEN_ADDR", "must not be empty")
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.ListenAddr && !strings.HasSuffix(c.ListenAddr, ":0") {
+		p.add("METRICS_ADDR", "must differ from LISTEN_ADDR (unset it to serve /metrics there)")
 	}
 	if !c.Demo() {
 		if err := checkURL(c.ExtendBaseURL); err != nil {

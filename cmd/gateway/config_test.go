@@ -82,6 +82,7 @@ func TestConfigErrors(t *testing.T) {
 		{with("VENDRE_PARAM_ALIASES", "kundnr=kund"), "VENDRE_PARAM_ALIASES"},
 		{with("TIMEZONE", "Mars/Olympus_Mons"), "TIMEZONE"},
 		{with("LOG_LEVEL", "loud"), "LOG_LEVEL"},
+		{with("METRICS_ADDR", ":8080"), "METRICS_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -10,8 +10,9 @@ import (
 
 // startGateway runs the gateway as main would, with env as its
 // environment and -listen-addr 127.0.0.1:0, until the test ends. It
-// returns the address it listens on.
-func startGateway(t *testing.T, env map[string]string) string {
+// returns the address of the HTTP listener; listeners, if not nil, is
+// given every listener's address by name ("http", "metrics").
+func startGateway(t *testing.T, env map[string]string, listeners ...map[string]string) string {
 	t.Helper()
 	cfg, _, err := parseConfig("gateway", []string{"-listen-addr", "127.0.0.1:0"}, envOf(env), io.Discard)
 	if err != nil {
@@ -21,7 +22,14 @@ func startGateway(t *testing.T, env map[string]string) string {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(a string) { addr <- a })
+		done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(name, a string) {
+			for _, m := range listeners {
+				m[name] = a
+			}
+			if name == "http" {
+				addr <- a
+			}
+		})
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -105,9 +105,9 @@ func clipAttr(_ []string, a slog.Attr) slog.Attr {
 }
 
 // serve runs the gateway until ctx ends, then shuts down gracefully:
-// in-flight requests finish first. listening, if not nil, is told the
-// address once the server listens.
-func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(addr string)) error {
+// in-flight requests finish first. listening, if not nil, is told each
+// listener's name ("http", "metrics") and address once it listens.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(name, addr string)) error {
 	log.Info("starting", cfg.LogValue()...)
 
 	// Telemetry first, so that everything below is traced and measured.
@@ -226,37 +226,42 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 		APIKeys: cfg.VendreAPIKeys, Shape: cfg.Shape(), AdminToken: cfg.AdminToken,
 		Location: cfg.Location, Logger: log,
 		Extended: svc,
-		Metrics:  tel.MetricsHandler(), MeterProvider: tel.MeterProvider(),
+		Metrics:  publicMetrics(cfg, tel.MetricsHandler()), MeterProvider: tel.MeterProvider(),
 		Status: handlers.StatusSources{CacheStats: engine.Stats, Errors: errLog, Pushers: pusherLines(pusherState)},
 
 		KeyLimit:      newLimiter(cfg.RateLimitPerKey),
 		CustomerLimit: newLimiter(cfg.RateLimitPerCustomer),
 	})
-	srv := &http.Server{
-		Handler:           tel.Handler(e), // a server span per request
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      cfg.ExtendTimeout + 30*time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	// The public listener, and the metrics one when METRICS_ADDR is set
+	// (then /metrics is served there only).
+	servers := []*listener{{name: "http", env: "LISTEN_ADDR", addr: cfg.ListenAddr,
+		srv: newServer(tel.Handler(e), cfg, log)}} // a server span per request
+	if cfg.MetricsAddr != "" {
+		servers = append(servers, &listener{name: "metrics", env: "METRICS_ADDR", addr: cfg.MetricsAddr,
+			srv: newServer(handlers.NewMetrics(tel.MetricsHandler(), log), cfg, log)})
 	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("config: LISTEN_ADDR: %w", err)
-	}
-	log.Info("listening", "addr", ln.Addr().String())
-	if listening != nil {
-		listening(ln.Addr().String())
+	for i, l := range servers {
+		if l.ln, err = net.Listen("tcp", l.addr); err != nil {
+			for _, o := range servers[:i] {
+				_ = o.ln.Close()
+			}
+			return fmt.Errorf("config: %s: %w", l.env, err)
+		}
+		log.Info("listening", "listener", l.name, "addr", l.ln.Addr().String())
+		if listening != nil {
+			listening(l.name, l.ln.Addr().String())
+		}
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(handlers.JSONErrors(ln)); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	for _, l := range servers {
+		g.Go(func() error {
+			if err := l.srv.Serve(handlers.JSONErrors(l.ln)); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	// Hears of the other replicas' cache flushes (Redis pub/sub).
 	g.Go(func() error { return engine.Run(gctx) })
 	for _, run := range ps.runs { // webhook consumer, stock and order pushers
@@ -267,11 +272,45 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(ad
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ExtendTimeout+10*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		var errs []error
+		for _, l := range servers {
+			errs = append(errs, l.srv.Shutdown(sctx))
+		}
+		return errors.Join(errs...)
 	})
 	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// listener is one of the gateway's HTTP listeners.
+type listener struct {
+	name, env, addr string // "http", "LISTEN_ADDR", ":8080"
+	srv             *http.Server
+	ln              net.Listener
+}
+
+// newServer is the http.Server of every listener: timeouts against slow
+// or idle callers, 64 KiB of headers at most.
+func newServer(h http.Handler, cfg *Config, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      cfg.ExtendTimeout + 30*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// publicMetrics is what the public listener serves at /metrics: nothing
+// (404) when METRICS_ADDR puts metrics on a listener of their own.
+func publicMetrics(cfg *Config, metrics http.Handler) http.Handler {
+	if cfg.MetricsAddr != "" {
+		return nil
+	}
+	return metrics
 }
 
 // startDemoERP starts the simulated Extend Commerce on a loopback port and
