@@ -23,7 +23,8 @@ func TestConfigDefaults(t *testing.T) {
 	if !cfg.Demo() || cfg.ListenAddr != ":8080" || cfg.ExtendTimeout != 3*time.Second ||
 		cfg.CacheTTLList != time.Minute || cfg.CacheTTLDetail != 5*time.Minute || cfg.CacheStaleFor != 24*time.Hour ||
 		cfg.Locale != "sv-SE" || cfg.Currency != "SEK" || cfg.Location.String() != "Europe/Stockholm" ||
-		cfg.PublicBaseURL != "http://localhost:8080" {
+		cfg.PublicBaseURL != "http://localhost:8080" || cfg.MetricsAddr != "" ||
+		cfg.Push.DeadLetterRetention != 30*24*time.Hour {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
@@ -83,6 +84,8 @@ func TestConfigErrors(t *testing.T) {
 		{with("TIMEZONE", "Mars/Olympus_Mons"), "TIMEZONE"},
 		{with("LOG_LEVEL", "loud"), "LOG_LEVEL"},
 		{with("METRICS_ADDR", ":8080"), "METRICS_ADDR"},
+		{with("DEAD_LETTER_RETENTION", "forever"), "DEAD_LETTER_RETENTION"},
+		{with("DEAD_LETTER_RETENTION", "-1h"), "DEAD_LETTER_RETENTION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -41,6 +41,8 @@ type PushConfig struct {
 	StockWebhookSecret string        `env:"STOCK_WEBHOOK_SECRET" help:"secret that signs the generic stock webhook (X-Signature)"`
 	OrderSources       []string      `env:"ORDER_SOURCES" help:"comma list of vendre-webhook, xsale, retailcrm (unset: the order pusher is off)"`
 	VendreWebhookToken string        `env:"VENDRE_WEBHOOK_TOKEN" help:"shared token Vendre sends with its order webhooks (X-Webhook-Token)"`
+	// DeadLetterRetention applies to every pusher's dead letters.
+	DeadLetterRetention time.Duration `env:"DEAD_LETTER_RETENTION, default=720h" help:"how long a pusher's dead letter is kept for an operator, then dropped"`
 
 	XSaleURL            string        `env:"XSALE_URL" help:"xSale API base URL"`
 	XSaleOrganization   string        `env:"XSALE_ORGANIZATION" help:"xSale organisation name"`
@@ -246,6 +248,7 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 		sp := stock.New(rdb, client, sinks, stock.Config{
 			Prefix: queuePrefix, SweepEvery: p.StockSweepEvery, Warehouses: p.StockWarehouses,
 			Budget: max(cfg.ExtendTimeout, 5*time.Second), Logger: log.With("pusher", "stock"),
+			DeadLetterRetention: p.DeadLetterRetention,
 		})
 		balances = sp
 		if slices.Contains(p.StockSinks, "retailcrm") {
@@ -290,6 +293,7 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 		}
 		op := orders.New(rdb, client, sources, orders.Config{
 			Prefix: queuePrefix, Budget: cfg.ExtendTimeout, Logger: log.With("pusher", "orders"),
+			DeadLetterRetention: p.DeadLetterRetention,
 		})
 		ps.orders = op
 		all = append(all, op)
@@ -316,6 +320,7 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 			}
 			c := webhook.NewConsumer(rdb, ref, balances, webhook.ConsumerOptions{
 				Options: opts, Budget: 3 * cfg.ExtendTimeout, Logger: log.With("pusher", "webhooks"), Picks: picks,
+				DeadLetterRetention: p.DeadLetterRetention,
 			})
 			all = append(all, c)
 			ps.runs = append(ps.runs, c.Run)
