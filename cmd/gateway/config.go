@@ -51,7 +51,7 @@ type Config struct {
 	Locale             string        `env:"LOCALE, default=sv-SE" help:"how money and country names are shown"`
 	Currency           string        `env:"CURRENCY, default=SEK" help:"the shop's currency"`
 	Timezone           string        `env:"TIMEZONE, default=Europe/Stockholm" help:"the merchant's time zone"`
-	DocumentSecret     string        `env:"DOCUMENT_SECRET" help:"key for pdf_link tokens, the same on every replica (unset: derived from EXTEND_CLIENT_SECRET)"`
+	DocumentSecret     string        `env:"DOCUMENT_SECRET" help:"key for pdf_link tokens, the same on every replica (unset: derived from EXTEND_CLIENT_SECRET; in demo mode drawn at random at each start)"`
 	LogLevel           string        `env:"LOG_LEVEL, default=info" help:"debug, info, warn or error"`
 
 	// Protection of the ERP and of the gateway (erpguard, ratelimit).

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -130,7 +131,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 	}
 	defer stopTelemetry()
 
-	if cfg.Demo() {
+	demo := cfg.Demo() // startDemoERP points cfg at the simulator
+	if demo {
 		stopSim, err := startDemoERP(cfg, log)
 		if err != nil {
 			return err
@@ -200,11 +202,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 	if err != nil {
 		return fmt.Errorf("config: LOCALE/CURRENCY: %w", err)
 	}
-	secret := cfg.DocumentSecret
-	if secret == "" {
-		secret = cfg.ExtendClientSecret
+	key, err := documentKey(cfg, demo, log)
+	if err != nil {
+		return err
 	}
-	links := doclink.New(doclink.DeriveKey(secret), cfg.PublicBaseURL, nil)
+	links := doclink.New(key, cfg.PublicBaseURL, nil)
 	svc := pull.New(client, engine, set, mapper, links, pull.Config{
 		TTLList: cfg.CacheTTLList, TTLDetail: cfg.CacheTTLDetail, Budget: cfg.ExtendTimeout,
 	}, log)
@@ -302,6 +304,28 @@ func newServer(h http.Handler, cfg *Config, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// documentKey is the key of pdf_link tokens. It is derived from
+// DOCUMENT_SECRET, else from EXTEND_CLIENT_SECRET: every replica has the
+// same, so a link made by one opens on all. In demo mode without
+// DOCUMENT_SECRET it is drawn at random at each start, since the
+// simulator's client secret is in the source for anyone to read: a link
+// then opens only on the process that made it, until it stops. Several
+// demo replicas need DOCUMENT_SECRET.
+func documentKey(cfg *Config, demo bool, log *slog.Logger) ([]byte, error) {
+	switch {
+	case cfg.DocumentSecret != "":
+		return doclink.DeriveKey(cfg.DocumentSecret), nil
+	case !demo:
+		return doclink.DeriveKey(cfg.ExtendClientSecret), nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("demo: document key: %w", err)
+	}
+	log.Info("demo mode: pdf_link tokens are signed with a key drawn at start; set DOCUMENT_SECRET to share it between replicas or restarts")
+	return key, nil
 }
 
 // publicMetrics is what the public listener serves at /metrics: nothing
