@@ -31,7 +31,7 @@ THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
 CUSTOMERS=${CUSTOMERS:-1000}
 P=${BASE_PORT:-19100}
-KEY=bench-key-1
+KEY=bench-key-0123456789
 REDIS_PORT=$P ERP=127.0.0.1:$((P + 1)) GW_A=127.0.0.1:$((P + 2)) GW_B=127.0.0.1:$((P + 3))
 ORIGIN=127.0.0.1:$((P + 4)) NGINX=127.0.0.1:$((P + 5))
 
@@ -69,6 +69,7 @@ wait_port "$ERP"
 for gw in "$GW_A" "$GW_B"; do
 	REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" EXTEND_BASE_URL="http://$ERP" PUBLIC_BASE_URL=https://gateway.bench.test \
 		EXTEND_CLIENT_ID=bench EXTEND_CLIENT_SECRET=bench-secret VENDRE_API_KEYS=$KEY \
+		DOCUMENT_SECRET=bench-document-secret \
 		EXTEND_RATE_LIMIT=off RATE_LIMIT_PER_KEY=off RATE_LIMIT_PER_CUSTOMER=off \
 		LISTEN_ADDR="$gw" LOG_LEVEL=${GW_LOG_LEVEL:-info} "$work/gateway" 2>/dev/null &
 	pids+=($!)

@@ -46,7 +46,7 @@ func TestBaselinkerOrdersExactlyOnce(t *testing.T) {
 	g := newGateway(t, map[string]string{
 		"EXTEND_BASE_URL": erpSrv.URL, "PUBLIC_BASE_URL": "https://gateway.e2e.test", "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "REDIS_URL": redisURL,
-		"VENDRE_API_KEYS": "e2e-api-key", "ADMIN_TOKEN": "e2e-admin-token", "EXTEND_WEBHOOK_SECRET": webhookSecret,
+		"VENDRE_API_KEYS": apiKey, "ADMIN_TOKEN": adminToken, "EXTEND_WEBHOOK_SECRET": webhookSecret, "DOCUMENT_SECRET": documentSecret,
 		"BASELINKER_PASSWORD": blPassword, "BASELINKER_ERP_CUSTOMER": extendsim.CustomerOther, "LOG_LEVEL": "warn",
 	})
 	g.start()

@@ -48,7 +48,7 @@ func postVendre(t *testing.T, url string, body []byte) {
 // pusherState reads GET /admin/pushers.
 func pusherState(url, name string) (backlog, dead int64, ok bool) {
 	req, _ := http.NewRequest(http.MethodGet, url+"/admin/pushers", nil)
-	req.Header.Set("Authorization", "Bearer e2e-admin-token")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, 0, false
@@ -94,7 +94,8 @@ func TestOrdersExactlyOnce(t *testing.T) {
 	g := newGateway(t, map[string]string{
 		"EXTEND_BASE_URL": erpSrv.URL, "PUBLIC_BASE_URL": "https://gateway.e2e.test", "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "EXTEND_TIMEOUT": "1s",
-		"REDIS_URL": redisURL, "VENDRE_API_KEYS": "e2e-api-key", "ADMIN_TOKEN": "e2e-admin-token",
+		"REDIS_URL": redisURL, "VENDRE_API_KEYS": apiKey, "ADMIN_TOKEN": adminToken,
+		"DOCUMENT_SECRET":   documentSecret,
 		"EXTEND_RATE_LIMIT": "100000/1m", "ERP_MAX_CONCURRENCY": "64", "LOG_LEVEL": "warn",
 		"ORDER_SOURCES": "vendre-webhook,xsale", "VENDRE_WEBHOOK_TOKEN": vendreToken,
 		"XSALE_URL": xsSrv.URL, "XSALE_ORGANIZATION": xsalesim.Org, "XSALE_TOKEN_URL": xsSrv.URL + "/oauth/token",

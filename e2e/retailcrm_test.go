@@ -44,7 +44,7 @@ func TestRetailCRMWarehouse(t *testing.T) {
 	g := newGateway(t, map[string]string{
 		"EXTEND_BASE_URL": erpSrv.URL, "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "EXTEND_TIMEOUT": "1s",
-		"REDIS_URL": redisURL, "VENDRE_API_KEYS": "e2e-api-key", "ADMIN_TOKEN": "e2e-admin-token",
+		"REDIS_URL": redisURL, "VENDRE_API_KEYS": apiKey, "ADMIN_TOKEN": adminToken, "DOCUMENT_SECRET": documentSecret,
 		"EXTEND_WEBHOOK_SECRET": webhookSecret, "LOG_LEVEL": "warn",
 		"EXTEND_RATE_LIMIT": "100000/1m", "ERP_MAX_CONCURRENCY": "64", // as in the other e2e runs: the ERP double has no budget
 		"RETAILCRM_URL": crmSrv.URL, "RETAILCRM_API_KEY": crmsim.APIKey, "RETAILCRM_STORES": "HUV:main,BUT:store",

@@ -23,6 +23,15 @@ import (
 
 const webhookSecret = "e2e-webhook-secret"
 
+// Secrets of the e2e gateways: outside demo mode each must have 16
+// characters or more, and the simulator's client secret is shorter, so
+// DOCUMENT_SECRET is set.
+const (
+	apiKey         = "e2e-api-key-0123456789"
+	adminToken     = "e2e-admin-token-0123456789"
+	documentSecret = "e2e-document-secret-0123456789"
+)
+
 // fetchCounter counts GET /CustomerOrders/{n} per order in front of the
 // simulated ERP.
 type fetchCounter struct {
@@ -95,7 +104,8 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	g := newGateway(t, map[string]string{
 		"EXTEND_BASE_URL": erpSrv.URL, "PUBLIC_BASE_URL": "https://gateway.e2e.test", "EXTEND_CLIENT_ID": extendsim.DefaultClientID,
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "EXTEND_TIMEOUT": "2s",
-		"REDIS_URL": redisURL, "VENDRE_API_KEYS": "e2e-api-key", "EXTEND_WEBHOOK_SECRET": "old-secret," + webhookSecret,
+		"REDIS_URL": redisURL, "VENDRE_API_KEYS": apiKey, "EXTEND_WEBHOOK_SECRET": "old-webhook-secret-0123," + webhookSecret,
+		"DOCUMENT_SECRET":   documentSecret,
 		"EXTEND_RATE_LIMIT": "100000/1m", "ERP_MAX_CONCURRENCY": "64", "LOG_LEVEL": "warn",
 	})
 	g.start()

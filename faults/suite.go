@@ -92,7 +92,7 @@ type world struct {
 
 const (
 	keySteady = "fault-key-steady"
-	keyBurst  = "fault-key-noisy"
+	keyBurst  = "fault-key-bursty"
 )
 
 func suite(ctx context.Context, o options) error {
@@ -230,6 +230,7 @@ func (w *world) startReplica(i int) error {
 		"EXTEND_BASE_URL=http://"+w.erpAPI,
 		"PUBLIC_BASE_URL=https://gateway.faults.test", // required outside demo mode, as in production
 		"EXTEND_CLIENT_ID=demo-client", "EXTEND_CLIENT_SECRET=demo-secret",
+		"DOCUMENT_SECRET=faults-document-secret", // the double's client secret is short
 		"REDIS_URL=redis://"+w.redisAt+"/0",
 		"VENDRE_API_KEYS="+keySteady+","+keyBurst,
 		"EXTEND_RATE_LIMIT="+w.o.erpLimit,

@@ -58,13 +58,10 @@ func brokenOrder(t *testing.T, sim *extendsim.Server, bad, field string, value a
 // TestProbeBrokenField: against an ERP whose order carries a field that
 // does not fit, probe fails and names the order, the field and what to do.
 func TestProbeBrokenField(t *testing.T) {
-	sim := extendsim.New(extendsim.Options{ClientID: "probe", ClientSecret: "probe-secret", Customers: -1})
+	sim := extendsim.New(extendsim.Options{ClientID: "probe", ClientSecret: probeSecret, Customers: -1})
 	bad := sim.Cases().MultiVATOrder
 	srv := brokenOrder(t, sim, bad, "Status", "Teleported")
-	env := envMap(map[string]string{
-		"EXTEND_BASE_URL": srv.URL, "EXTEND_CLIENT_ID": "probe", "EXTEND_CLIENT_SECRET": "probe-secret",
-		"VENDRE_API_KEYS": "probe-key", "PUBLIC_BASE_URL": "https://gateway.test",
-	})
+	env := probeEnv(srv.URL)
 	var out, errOut bytes.Buffer
 	err := probe(context.Background(), []string{"-customer", "10001", "-days", "120"}, env, &out, &errOut)
 	if err == nil {
@@ -91,6 +88,18 @@ func TestProbeBrokenField(t *testing.T) {
 	}
 }
 
+// probeSecret is the simulated ERP's client secret in the probe tests: 16
+// characters or more, as outside demo mode every secret must be.
+const probeSecret = "probe-secret-0123456789"
+
+// probeEnv is the environment of a probe of the ERP at erpURL.
+func probeEnv(erpURL string) func(string) string {
+	return envMap(map[string]string{
+		"EXTEND_BASE_URL": erpURL, "EXTEND_CLIENT_ID": "probe", "EXTEND_CLIENT_SECRET": probeSecret,
+		"VENDRE_API_KEYS": "probe-key-0123456789", "PUBLIC_BASE_URL": "https://gateway.test",
+	})
+}
+
 // TestProbeWrongType: a record whose field has the wrong JSON type (an
 // object where Extend sends money) fails the probe with the field named,
 // for amounts, numbers and text alike.
@@ -105,13 +114,10 @@ func TestProbeWrongType(t *testing.T) {
 		{"Rows", "none"},
 	} {
 		t.Run(tt.field, func(t *testing.T) {
-			sim := extendsim.New(extendsim.Options{ClientID: "probe", ClientSecret: "probe-secret", Customers: -1})
+			sim := extendsim.New(extendsim.Options{ClientID: "probe", ClientSecret: probeSecret, Customers: -1})
 			bad := sim.Cases().MultiVATOrder
 			srv := brokenOrder(t, sim, bad, tt.field, tt.value)
-			env := envMap(map[string]string{
-				"EXTEND_BASE_URL": srv.URL, "EXTEND_CLIENT_ID": "probe", "EXTEND_CLIENT_SECRET": "probe-secret",
-				"VENDRE_API_KEYS": "probe-key", "PUBLIC_BASE_URL": "https://gateway.test",
-			})
+			env := probeEnv(srv.URL)
 			var out, errOut bytes.Buffer
 			if err := probe(context.Background(), []string{"-customer", "10001", "-days", "120"}, env, &out, &errOut); err == nil {
 				t.Fatalf("probe passed an order whose %s is %v", tt.field, tt.value)

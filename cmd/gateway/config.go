@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -281,12 +282,7 @@ func (c *Config) Validate() error {
 		if len(c.VendreAPIKeys) == 0 {
 			p.add("VENDRE_API_KEYS", "required outside demo mode")
 		}
-		for _, k := range c.VendreAPIKeys {
-			if len(k) < 4 {
-				p.add("VENDRE_API_KEYS", "every key must be at least 4 characters")
-				break
-			}
-		}
+		c.checkSecrets(&p)
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
@@ -324,6 +320,40 @@ func (c *Config) Validate() error {
 	c.validatePushers(&p)    // pushers.go
 	c.validateBaselinker(&p) // baselinker.go
 	return errors.Join(p...)
+}
+
+// MinSecret is the fewest characters a secret the merchant chooses may
+// have outside demo mode.
+const MinSecret = 16
+
+// checkSecrets refuses the secrets the merchant chooses when they are
+// shorter than MinSecret: a caller can try an API key, an admin token or a
+// webhook token online, and anyone holding one pdf_link can try document
+// keys offline. EXTEND_CLIENT_SECRET is Extend's to choose; when
+// DOCUMENT_SECRET is unset the document key is derived from it, so then it
+// must be long enough, or DOCUMENT_SECRET set.
+func (c *Config) checkSecrets(p *problems) {
+	for _, s := range []struct {
+		env  string
+		vals []string
+	}{
+		{"VENDRE_API_KEYS", c.VendreAPIKeys},
+		{"ADMIN_TOKEN", []string{c.AdminToken}},
+		{"EXTEND_WEBHOOK_SECRET", c.WebhookSecrets},
+		{"DOCUMENT_SECRET", []string{c.DocumentSecret}},
+		{"STOCK_WEBHOOK_SECRET", []string{c.Push.StockWebhookSecret}},
+		// VENDRE_WEBHOOK_TOKEN: validatePushers, also in demo mode.
+	} {
+		for _, v := range s.vals {
+			if v != "" && utf8.RuneCountInString(v) < MinSecret {
+				p.add(s.env, "every secret must be at least %d characters outside demo mode", MinSecret)
+				break
+			}
+		}
+	}
+	if c.DocumentSecret == "" && c.ExtendClientSecret != "" && utf8.RuneCountInString(c.ExtendClientSecret) < MinSecret {
+		p.add("DOCUMENT_SECRET", "required (at least %d characters) when EXTEND_CLIENT_SECRET, which pdf_link tokens are otherwise signed with, is shorter", MinSecret)
+	}
 }
 
 // checkURL accepts an absolute http(s) URL with a host.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,7 +49,7 @@ func TestConfigFlagsOverrideEnv(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	prod := map[string]string{
 		"EXTEND_BASE_URL": "https://erp.example.test/api/v1", "EXTEND_CLIENT_ID": "id",
-		"EXTEND_CLIENT_SECRET": "s3cret-value", "VENDRE_API_KEYS": "key-1",
+		"EXTEND_CLIENT_SECRET": "s3cret-value-0123456789", "VENDRE_API_KEYS": "vendre-key-0123456789",
 		"PUBLIC_BASE_URL": "https://gateway.example.test",
 	}
 	with := func(k, v string) map[string]string {
@@ -97,10 +98,60 @@ func TestConfigErrors(t *testing.T) {
 			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
 				t.Errorf("error = %q, want one line naming %s", msg, tt.want)
 			}
-			if strings.Contains(msg, "s3cret-value") {
+			if strings.Contains(msg, "s3cret-value-0123456789") {
 				t.Errorf("error %q shows the secret", msg)
 			}
 		})
+	}
+}
+
+// TestWeakSecretsRefused: outside demo mode a secret shorter than 16
+// characters stops the start, with one line naming its variable and not
+// showing it; demo mode takes any.
+func TestWeakSecretsRefused(t *testing.T) {
+	strong := map[string]string{
+		"EXTEND_BASE_URL": "https://erp.example.test/api/v1", "EXTEND_CLIENT_ID": "id",
+		"EXTEND_CLIENT_SECRET": "erp-secret-0123456789", "VENDRE_API_KEYS": "vendre-key-0123456789",
+		"ADMIN_TOKEN": "admin-token-0123456789", "EXTEND_WEBHOOK_SECRET": "hook-secret-0123456789",
+		"DOCUMENT_SECRET": "doc-secret-0123456789", "PUBLIC_BASE_URL": "https://gateway.example.test",
+	}
+	if _, _, err := parseConfig("gateway", nil, envOf(strong), io.Discard); err != nil {
+		t.Fatalf("strong secrets refused: %v", err)
+	}
+	tests := []struct {
+		env, value, want string
+	}{
+		{"ADMIN_TOKEN", "a", "ADMIN_TOKEN"},
+		{"EXTEND_WEBHOOK_SECRET", "x", "EXTEND_WEBHOOK_SECRET"},
+		{"EXTEND_WEBHOOK_SECRET", "hook-secret-0123456789,old", "EXTEND_WEBHOOK_SECRET"},
+		{"VENDRE_API_KEYS", "vendre-key-0123456789,k3y4", "VENDRE_API_KEYS"},
+		{"DOCUMENT_SECRET", "doc-secret", "DOCUMENT_SECRET"},
+		{"STOCK_WEBHOOK_SECRET", "stock-secret", "STOCK_WEBHOOK_SECRET"},
+		// pdf_link tokens are signed with a key derived from the ERP's
+		// secret when DOCUMENT_SECRET is unset: a short one is guessable
+		// from any link.
+		{"EXTEND_CLIENT_SECRET", "short-erp", "DOCUMENT_SECRET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
+			env := maps.Clone(strong)
+			env[tt.env] = tt.value
+			if tt.env == "EXTEND_CLIENT_SECRET" {
+				delete(env, "DOCUMENT_SECRET")
+			}
+			_, _, err := parseConfig("gateway", nil, envOf(env), io.Discard)
+			if err == nil {
+				t.Fatalf("%s=%s accepted, want it refused", tt.env, tt.value)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") || len(tt.value) > 3 && strings.Contains(msg, tt.value) {
+				t.Errorf("error = %q, want one line naming %s, without the value", msg, tt.want)
+			}
+		})
+	}
+	demo := map[string]string{"ADMIN_TOKEN": "a", "EXTEND_WEBHOOK_SECRET": "x", "DOCUMENT_SECRET": "d"}
+	if _, _, err := parseConfig("gateway", nil, envOf(demo), io.Discard); err != nil {
+		t.Errorf("demo mode refused short secrets: %v", err)
 	}
 }
 
@@ -163,11 +214,11 @@ func TestConfigEverySettingIsAFlag(t *testing.T) {
 func TestConfigLogMasksSecrets(t *testing.T) {
 	env := envOf(map[string]string{
 		"EXTEND_BASE_URL": "https://erp.example.test", "EXTEND_CLIENT_ID": "id", "PUBLIC_BASE_URL": "https://gw.example.test",
-		"EXTEND_CLIENT_SECRET": "erp-secret-1", "VENDRE_API_KEYS": "vendre-key-1",
-		"ADMIN_TOKEN": "admin-token-1", "EXTEND_WEBHOOK_SECRET": "hook-secret-1",
-		"DOCUMENT_SECRET": "doc-secret-1", "REDIS_URL": "redis://user:redis-pass-1@127.0.0.1:6379/0",
-		"RETAILCRM_API_KEY": "crm-key-1", "STOCK_WEBHOOK_SECRET": "stock-secret-1",
-		"VENDRE_WEBHOOK_TOKEN": "vendre-token-1", "XSALE_CLIENT_SECRET": "xsale-secret-1",
+		"EXTEND_CLIENT_SECRET": "erp-secret-1", "VENDRE_API_KEYS": "vendre-key-1-0123456789",
+		"ADMIN_TOKEN": "admin-token-1-0123456789", "EXTEND_WEBHOOK_SECRET": "hook-secret-1-0123456789",
+		"DOCUMENT_SECRET": "doc-secret-1-0123456789", "REDIS_URL": "redis://user:redis-pass-1@127.0.0.1:6379/0",
+		"RETAILCRM_API_KEY": "crm-key-1", "STOCK_WEBHOOK_SECRET": "stock-secret-1-0123456789",
+		"VENDRE_WEBHOOK_TOKEN": "vendre-token-1-0123456789", "XSALE_CLIENT_SECRET": "xsale-secret-1",
 		"XSALE_PASSWORD": "xsale-pass-1", "VENDRE_STOCK_FTP_URL": "ftp://u:ftp-pass-1@ftp.test/stock",
 	})
 	cfg, _, err := parseConfig("gateway", nil, env, io.Discard)

@@ -13,8 +13,8 @@ import (
 
 func TestPusherConfigErrors(t *testing.T) {
 	base := map[string]string{
-		"EXTEND_BASE_URL": "http://erp.test", "EXTEND_CLIENT_ID": "id", "EXTEND_CLIENT_SECRET": "s",
-		"VENDRE_API_KEYS": "key-1234", "REDIS_URL": "redis://127.0.0.1:6379/0", "PUBLIC_BASE_URL": "https://gw.test",
+		"EXTEND_BASE_URL": "http://erp.test", "EXTEND_CLIENT_ID": "id", "EXTEND_CLIENT_SECRET": "erp-secret-0123456789",
+		"VENDRE_API_KEYS": "vendre-key-0123456789", "REDIS_URL": "redis://127.0.0.1:6379/0", "PUBLIC_BASE_URL": "https://gw.test",
 	}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
