@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -66,6 +67,13 @@ func (h *handler) retailcrmCallback(c echo.Context) error {
 		c.Response().Header().Set("Retry-After", "5")
 	}
 	return answer(status, a)
+}
+
+// crmRefuse answers, in RetailCRM's convention, a callback from an address
+// that failed the clientId too often (AuthThrottle).
+func crmRefuse(c echo.Context, retryAfter time.Duration) error {
+	c.Response().Header().Set("Retry-After", retryAfterSeconds(retryAfter))
+	return c.JSON(http.StatusTooManyRequests, crmAnswer{ErrorMsg: "too many wrong clientIds from this address; retry later"})
 }
 
 // crmInventoriesUpload is the inventoriesUpload callback: answered at once,

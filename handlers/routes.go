@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -85,6 +86,15 @@ type Deps struct {
 	// Baselinker is Baselinker's integration file, POST /baselinker
 	// (connectors/baselinker); nil: 404 (BASELINKER_PASSWORD unset).
 	Baselinker http.Handler
+
+	// AuthThrottle holds back sources that fail to authenticate too often
+	// (every route that checks a credential); nil: one with
+	// DefaultAuthFailures.
+	AuthThrottle *AuthThrottle
+	// TrustedProxies are the proxies, besides loopback, link-local and
+	// private addresses, whose X-Forwarded-For names the client
+	// (TRUSTED_PROXIES).
+	TrustedProxies []*net.IPNet
 }
 
 // New returns the gateway's HTTP handler with every route.
@@ -103,6 +113,7 @@ func New(d Deps) *echo.Echo {
 	e.Logger.SetOutput(io.Discard)
 	e.Validator = newValidator()
 	e.HTTPErrorHandler = errorHandler(d.Logger)
+	e.IPExtractor = clientIP(d.TrustedProxies)
 	e.Use(headAsGet())                                                          // outermost: HEAD is GET without the body, errors included
 	e.Use(TelemetryWithConfig(TelemetryConfig{MeterProvider: d.MeterProvider})) // outermost: sees the final status
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
@@ -110,12 +121,16 @@ func New(d Deps) *echo.Echo {
 	e.Use(RequestLimits())
 
 	h := &handler{d: d}
+	if d.AuthThrottle == nil {
+		d.AuthThrottle = NewAuthThrottle(DefaultAuthFailures, d.Logger)
+	}
+	throttle := d.AuthThrottle.Middleware(nil) // outside every credential check
 	// Middleware goes on each route rather than on a group: a group's
 	// middleware would turn 405 (wrong method) into 404.
 	// Vendre's calls: GET, HEAD or POST in any of the request shapes
 	// (Shape), with an accepted key (APIKey), rate limited per key and
-	// customer.
-	vendre := chain(Shape(d.Shape), APIKey(APIKeyConfig{Keys: d.APIKeys}),
+	// customer; a source that fails too often is held back (throttle).
+	vendre := chain(throttle, Shape(d.Shape), APIKey(APIKeyConfig{Keys: d.APIKeys}),
 		RateLimit(RateLimitConfig{PerKey: d.KeyLimit, PerCustomer: d.CustomerLimit}))
 	pullCall := func(path string, fn echo.HandlerFunc) {
 		e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, path, fn, vendre)
@@ -142,7 +157,7 @@ func New(d Deps) *echo.Echo {
 	if d.Metrics != nil {
 		get("/metrics", echo.WrapHandler(d.Metrics))
 	}
-	admin := BearerToken(d.AdminToken)
+	admin := chain(throttle, BearerToken(d.AdminToken))
 	e.POST("/admin/cache/flush", h.flush, admin)
 	get("/admin/", h.status, admin)
 	get("/admin/pushers", h.listPushers, admin)
@@ -150,17 +165,28 @@ func New(d Deps) *echo.Echo {
 	get("/admin/pushers/:name/dead-letters", h.deadLetters, admin)
 	// Webhooks authenticate by signature or token (handlers/webhooks.go);
 	// the routes answer 404 when not configured.
-	e.POST("/webhooks/extend", h.extendWebhook)
-	e.POST("/webhooks/vendre", h.vendreWebhook)
-	e.POST("/retailcrm/:action", h.retailcrmCallback) // checks the clientId (handlers/retailcrm.go)
+	e.POST("/webhooks/extend", h.extendWebhook, throttle)
+	e.POST("/webhooks/vendre", h.vendreWebhook, throttle)
+	e.POST("/retailcrm/:action", h.retailcrmCallback, d.AuthThrottle.Middleware(crmRefuse)) // checks the clientId (handlers/retailcrm.go)
 	// Baselinker authenticates with bl_pass and answers in its own
 	// convention; a GET is its check that the file answers.
-	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, "/baselinker", h.baselinker)
+	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, "/baselinker", h.baselinker, d.AuthThrottle.Middleware(blRefuse))
 	return e
 }
 
 type handler struct {
 	d Deps
+}
+
+// clientIP finds a request's client address: the peer's, or, when the
+// peer is a trusted proxy (loopback, link-local, private, or one of
+// trusted), the right-most address in X-Forwarded-For that is not one.
+func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	opts := make([]echo.TrustOption, 0, len(trusted))
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // NewMetrics returns the handler of the metrics listener (METRICS_ADDR):

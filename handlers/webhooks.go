@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -103,4 +104,12 @@ func (h *handler) baselinker(c echo.Context) error {
 	}
 	h.d.Baselinker.ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// blRefuse answers, in Baselinker's convention (docs/baselinker.md), a
+// call from an address that failed bl_pass too often (AuthThrottle).
+func blRefuse(c echo.Context, retryAfter time.Duration) error {
+	c.Response().Header().Set("Retry-After", retryAfterSeconds(retryAfter))
+	return c.JSON(http.StatusTooManyRequests, map[string]any{"error": true, "error_code": "too_many_attempts",
+		"error_text": "too many wrong bl_pass from this address; try again later"})
 }

@@ -149,6 +149,26 @@ func (x *Local) Allow(_ context.Context, key string) (Decision, error) {
 	return Decision{Allowed: true}, nil
 }
 
+// Peek reports whether an event for key would be allowed now, without
+// taking one; a key it has not seen is allowed. It never fails.
+func (x *Local) Peek(key string) Decision {
+	if x.keys == nil {
+		return Decision{Allowed: true}
+	}
+	lim, ok := x.keys.GetIfPresent(key)
+	if !ok {
+		return Decision{Allowed: true}
+	}
+	now := x.now()
+	if lim.TokensAt(now) >= 1 {
+		return Decision{Allowed: true}
+	}
+	r := lim.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	r.CancelAt(now)
+	return Decision{RetryAfter: max(d, time.Millisecond)}
+}
+
 // Redis limits events per key across every replica sharing rdb. While
 // Redis fails it decides with a Local limiter of the same Limit (each
 // replica then allows the limit on its own) and logs that once a minute.

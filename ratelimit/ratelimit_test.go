@@ -82,6 +82,37 @@ func TestLocalKeysIndependentAndBounded(t *testing.T) {
 	}
 }
 
+// TestLocalPeek: Peek tells what Allow would, and takes nothing.
+func TestLocalPeek(t *testing.T) {
+	x := NewLocal(Limit{N: 20, Per: time.Minute}, 0) // burst 2
+	now := time.Unix(1_700_000_000, 0)
+	x.now = func() time.Time { return now }
+	ctx := context.Background()
+	if d := x.Peek("new"); !d.Allowed {
+		t.Errorf("Peek of an unseen key = %+v, want allowed", d)
+	}
+	for i := range 2 {
+		if d := x.Peek("k"); !d.Allowed {
+			t.Fatalf("Peek before event %d = %+v, want allowed", i+1, d)
+		}
+		if d, _ := x.Allow(ctx, "k"); !d.Allowed {
+			t.Fatalf("event %d denied", i+1)
+		}
+	}
+	for range 3 { // peeking takes nothing
+		if d := x.Peek("k"); d.Allowed || d.RetryAfter <= 0 {
+			t.Fatalf("Peek after the burst = %+v, want denied with a RetryAfter", d)
+		}
+	}
+	now = now.Add(4 * time.Second) // 18 per minute: one every 3.3 s
+	if d := x.Peek("k"); !d.Allowed {
+		t.Errorf("Peek after a refill = %+v, want allowed", d)
+	}
+	if d := NewLocal(Limit{}, 0).Peek("k"); !d.Allowed {
+		t.Error("a disabled limit's Peek denied")
+	}
+}
+
 func TestDisabledAllowsAll(t *testing.T) {
 	x := NewLocal(Limit{}, 0)
 	for range 1000 {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"reflect"
 	"strings"
@@ -59,6 +60,8 @@ type Config struct {
 	ExtendRateLimit      ratelimit.Limit `env:"EXTEND_RATE_LIMIT, default=300/1m" help:"most ERP calls per Extend rate-limit group in any window, all replicas together (N/duration)"`
 	ERPMaxConcurrency    int             `env:"ERP_MAX_CONCURRENCY, default=32" help:"most ERP calls in flight per replica; more get a stale answer or a fast 503"`
 	RateLimitPerKey      ratelimit.Limit `env:"RATE_LIMIT_PER_KEY, default=1000/1s" help:"most requests per Vendre API key (N/duration, or off); more get 429"`
+	AuthFailureLimit     ratelimit.Limit `env:"AUTH_FAILURE_LIMIT, default=100/10m" help:"most failed attempts at a credential per source address (N/duration, or off); more get 429 until the budget refills"`
+	TrustedProxies       []string        `env:"TRUSTED_PROXIES" help:"comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client, besides loopback, link-local and private addresses"`
 	RateLimitPerCustomer ratelimit.Limit `env:"RATE_LIMIT_PER_CUSTOMER, default=60/1m" help:"most requests per customer_no (N/duration, or off); more get 429"`
 
 	// Pushers: pushers.go.
@@ -70,6 +73,8 @@ type Config struct {
 
 	// Location is Timezone, loaded by Validate; not a setting.
 	Location *time.Location
+	// TrustedProxyNets is TrustedProxies, parsed by Validate; not a setting.
+	TrustedProxyNets []*net.IPNet
 }
 
 // Demo reports whether the gateway runs against its simulated ERP.
@@ -317,6 +322,15 @@ func (c *Config) Validate() error {
 	} else {
 		c.Location = loc
 	}
+	c.TrustedProxyNets = nil
+	for _, s := range c.TrustedProxies {
+		n, err := parseNet(s)
+		if err != nil {
+			p.add("TRUSTED_PROXIES", "want addresses or CIDRs such as 35.191.0.0/16, got %q", s)
+			continue
+		}
+		c.TrustedProxyNets = append(c.TrustedProxyNets, n)
+	}
 	c.validatePushers(&p)    // pushers.go
 	c.validateBaselinker(&p) // baselinker.go
 	return errors.Join(p...)
@@ -354,6 +368,22 @@ func (c *Config) checkSecrets(p *problems) {
 	if c.DocumentSecret == "" && c.ExtendClientSecret != "" && utf8.RuneCountInString(c.ExtendClientSecret) < MinSecret {
 		p.add("DOCUMENT_SECRET", "required (at least %d characters) when EXTEND_CLIENT_SECRET, which pdf_link tokens are otherwise signed with, is shorter", MinSecret)
 	}
+}
+
+// parseNet reads a CIDR, or one address as a network of one.
+func parseNet(s string) (*net.IPNet, error) {
+	if _, n, err := net.ParseCIDR(s); err == nil {
+		return n, nil
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil, fmt.Errorf("not an address or CIDR: %q", s)
+	}
+	bits := 128
+	if ip.To4() != nil {
+		ip, bits = ip.To4(), 32
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
 }
 
 // checkURL accepts an absolute http(s) URL with a host.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vendre-extend/gateway/handlers"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -25,7 +27,8 @@ func TestConfigDefaults(t *testing.T) {
 		cfg.CacheTTLList != time.Minute || cfg.CacheTTLDetail != 5*time.Minute || cfg.CacheStaleFor != 24*time.Hour ||
 		cfg.Locale != "sv-SE" || cfg.Currency != "SEK" || cfg.Location.String() != "Europe/Stockholm" ||
 		cfg.PublicBaseURL != "http://localhost:8080" || cfg.MetricsAddr != "" ||
-		cfg.Push.DeadLetterRetention != 30*24*time.Hour {
+		cfg.Push.DeadLetterRetention != 30*24*time.Hour || cfg.AuthFailureLimit != handlers.DefaultAuthFailures ||
+		len(cfg.TrustedProxyNets) != 0 {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
@@ -87,6 +90,8 @@ func TestConfigErrors(t *testing.T) {
 		{with("METRICS_ADDR", ":8080"), "METRICS_ADDR"},
 		{with("DEAD_LETTER_RETENTION", "forever"), "DEAD_LETTER_RETENTION"},
 		{with("DEAD_LETTER_RETENTION", "-1h"), "DEAD_LETTER_RETENTION"},
+		{with("AUTH_FAILURE_LIMIT", "many"), "AUTH_FAILURE_LIMIT"},
+		{with("TRUSTED_PROXIES", "10.0.0.0/8,lb.example.test"), "TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -231,8 +231,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 		Metrics:  publicMetrics(cfg, tel.MetricsHandler()), MeterProvider: tel.MeterProvider(),
 		Status: handlers.StatusSources{CacheStats: engine.Stats, Errors: errLog, Pushers: pusherLines(pusherState)},
 
-		KeyLimit:      newLimiter(cfg.RateLimitPerKey),
-		CustomerLimit: newLimiter(cfg.RateLimitPerCustomer),
+		AuthThrottle:   handlers.NewAuthThrottle(cfg.AuthFailureLimit, log),
+		TrustedProxies: cfg.TrustedProxyNets,
+		KeyLimit:       newLimiter(cfg.RateLimitPerKey),
+		CustomerLimit:  newLimiter(cfg.RateLimitPerCustomer),
 	})
 	// The public listener, and the metrics one when METRICS_ADDR is set
 	// (then /metrics is served there only).
