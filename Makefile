@@ -17,8 +17,10 @@ e2e: ## issue 6's runs at full size: the binary SIGKILLed mid-work (e2e/), and t
 bench: ## the benchmarks, against a real Redis
 	scripts/with-redis.sh $(GO) test -run='^$$' -bench=. -benchmem ./...
 
-fuzz: ## each fuzz target for FUZZTIME (default 1m)
-	for t in FuzzParseList:./handlers FuzzReadShape:./handlers FuzzParseBody:./handlers FuzzDecodeOrder:./erp FuzzDecodeInvoice:./erp FuzzAmount:./erp FuzzParse:./doclink; do \
+fuzz: ## each fuzz target for FUZZTIME (default 1m): parsers, the document and webhook routes, the order mapping
+	for t in FuzzParseList:./handlers FuzzReadShape:./handlers FuzzParseBody:./handlers \
+		FuzzDocument:./handlers FuzzExtendWebhook:./handlers FuzzVendreMap:./pushers/orders \
+		FuzzDecodeOrder:./erp FuzzDecodeInvoice:./erp FuzzAmount:./erp FuzzParse:./doclink FuzzString:./clip; do \
 		$(GO) test -run='^$$' -fuzz="^$${t%%:*}$$" -fuzztime=$${FUZZTIME:-1m} $${t#*:} || exit 1; done
 
 STATICCHECK_VERSION ?= v0.8.2

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"github.com/vendre-extend/gateway/api"
 	"github.com/vendre-extend/gateway/erp/extendsim"
 )
@@ -132,10 +134,14 @@ func servePDF(pdf []byte) func(http.Handler) http.Handler {
 
 // slowServer serves h over real connections whose send buffers are small,
 // so that a client that stops reading soon stops the handler's writes.
-func slowServer(t *testing.T, h http.Handler) *httptest.Server {
+// writeTimeout, if not 0, is the server's WriteTimeout.
+func slowServer(t *testing.T, h http.Handler, writeTimeout ...time.Duration) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(h)
 	ts.Listener = smallBuffers{ts.Listener}
+	for _, d := range writeTimeout {
+		ts.Config.WriteTimeout = d
+	}
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return ts
@@ -192,6 +198,25 @@ func TestDocumentSlowReader(t *testing.T) {
 	}
 	if !bytes.Equal(append(head, rest...), pdf) {
 		t.Error("the file read differs from the ERP's")
+	}
+}
+
+// TestDocumentOutlivesWriteTimeout: the server's WriteTimeout suits JSON
+// answers; a PDF is given the time a slow download needs, through the
+// telemetry wrapper that cmd/gateway puts around the router.
+func TestDocumentOutlivesWriteTimeout(t *testing.T) {
+	pdf := bigPDF(1 << 20)
+	ev := newEnv(t, withERP(servePDF(pdf)))
+	ts := slowServer(t, otelhttp.NewHandler(ev.e, "gateway"), 300*time.Millisecond)
+	res, _ := openSlowly(t, ts, "/v1/documents/"+ev.pdfToken(t, ev.sim.Cases().PaidInvoice))
+	head := make([]byte, 64<<10)
+	if _, err := io.ReadFull(res.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // past the server's WriteTimeout
+	rest, err := io.ReadAll(res.Body)
+	if got := len(head) + len(rest); err != nil || got != len(pdf) {
+		t.Fatalf("read %d of %d bytes (%v), want the whole file", got, len(pdf), err)
 	}
 }
 
