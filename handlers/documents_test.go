@@ -85,16 +85,7 @@ func TestDocumentNotPDF(t *testing.T) {
 	}
 	for name, body := range bodies {
 		t.Run(name, func(t *testing.T) {
-			ev := newEnv(t, withERP(func(sim http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if !strings.HasSuffix(r.URL.Path, "/pdf") {
-						sim.ServeHTTP(w, r)
-						return
-					}
-					w.Header().Set("Content-Type", "application/pdf")
-					_, _ = w.Write([]byte(body))
-				})
-			}))
+			ev := newEnv(t, withERP(servePDF([]byte(body))))
 			rec := ev.wire(t, "GET", "/v1/documents/"+ev.pdfToken(t, ev.sim.Cases().PaidInvoice), nil)
 			if rec.Code != http.StatusBadGateway || decode[api.Error](t, rec).Error.Code != "bad_gateway" {
 				t.Fatalf("document of an ERP %s body = %d %s %q, want 502 bad_gateway", name, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
@@ -117,17 +108,24 @@ func bigPDF(n int) []byte {
 	return append(b, "%%EOF\n"...)
 }
 
-// servePDF answers the ERP's PDF calls with pdf, and counts them.
+// servePDF answers the ERP's PDF calls with pdf, as application/pdf.
 func servePDF(pdf []byte) func(http.Handler) http.Handler {
+	return serveFile(func() []byte { return pdf })
+}
+
+// serveFile answers the ERP's PDF calls with what file returns then, as
+// application/pdf; the simulator answers the other calls.
+func serveFile(file func() []byte) func(http.Handler) http.Handler {
 	return func(sim http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !strings.HasSuffix(r.URL.Path, "/pdf") {
 				sim.ServeHTTP(w, r)
 				return
 			}
+			b := file()
 			w.Header().Set("Content-Type", "application/pdf")
-			w.Header().Set("Content-Length", strconv.Itoa(len(pdf)))
-			_, _ = w.Write(pdf)
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			_, _ = w.Write(b)
 		})
 	}
 }

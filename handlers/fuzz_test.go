@@ -39,16 +39,7 @@ func FuzzDocument(f *testing.F) {
 		f.Add(s.token, s.body)
 	}
 	var file atomic.Pointer[[]byte]
-	ev := newEnv(f, withERP(func(sim http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasSuffix(r.URL.Path, "/pdf") {
-				sim.ServeHTTP(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "application/pdf")
-			_, _ = w.Write(*file.Load())
-		})
-	}))
+	ev := newEnv(f, withERP(serveFile(func() []byte { return *file.Load() })))
 	inv := ev.sim.Cases().PaidInvoice
 	genuine := ev.links.Token(showcase, inv, ev.now.Add(1e12))
 	f.Fuzz(func(t *testing.T, token string, body []byte) {

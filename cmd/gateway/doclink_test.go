@@ -42,30 +42,33 @@ func TestDemoDocumentKey(t *testing.T) {
 // invoice, as the demo gateway at addr answers them.
 func firstInvoice(t *testing.T, addr string) (string, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/invoices?customer_no=10001&per_page=1", nil)
+	var list api.InvoiceList
+	demoGet(t, addr, "/v1/invoices?customer_no=10001&per_page=1", &list)
+	if len(list.Invoices) == 0 {
+		t.Fatal("customer 10001 has no invoices")
+	}
+	var inv api.Invoice
+	demoGet(t, addr, "/v1/invoices/"+list.Invoices[0].ID+"?customer_no=10001", &inv)
+	if inv.PDFLink == "" {
+		t.Fatalf("invoice %s has no pdf_link", inv.ID)
+	}
+	return inv.ID, inv.PDFLink
+}
+
+// demoGet GETs target from addr with the demo key and decodes the 200
+// answer into v.
+func demoGet(t *testing.T, addr, target string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+target, nil)
 	req.Header.Set("X-Api-Key", demoKey)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var list api.InvoiceList
-	if err := json.NewDecoder(res.Body).Decode(&list); err != nil || len(list.Invoices) == 0 {
-		t.Fatalf("GET /v1/invoices = %d, %v, want one invoice", res.StatusCode, err)
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d, %v; want 200 with JSON", target, res.StatusCode, err)
 	}
-	id := list.Invoices[0].ID
-	req, _ = http.NewRequest(http.MethodGet, "http://"+addr+"/v1/invoices/"+id+"?customer_no=10001", nil)
-	req.Header.Set("X-Api-Key", demoKey)
-	res2, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res2.Body.Close()
-	var inv api.Invoice
-	if err := json.NewDecoder(res2.Body).Decode(&inv); err != nil || inv.PDFLink == "" {
-		t.Fatalf("GET /v1/invoices/%s = %d, %v, want a pdf_link", id, res2.StatusCode, err)
-	}
-	return id, inv.PDFLink
 }
 
 // pathOf is the path of a pdf_link (made under PUBLIC_BASE_URL).
