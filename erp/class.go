@@ -47,3 +47,21 @@ func ClassOf(ctx context.Context) Class {
 	}
 	return Interactive
 }
+
+type shareKey struct{}
+
+// WithShare returns ctx marked with the fairness key of whoever the calls
+// made with it serve: "customer:10001", "document:<token>". Within a
+// class, the ERP's budget is shared fairly among the keys that spend it,
+// so that one customer, or one download link, cannot take the whole
+// budget while others wait. Calls without a key (pushers, sweeps) share
+// their class's budget with nobody in particular.
+func WithShare(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, shareKey{}, key)
+}
+
+// ShareOf returns the fairness key ctx was marked with, "" when none.
+func ShareOf(ctx context.Context) string {
+	s, _ := ctx.Value(shareKey{}).(string)
+	return s
+}

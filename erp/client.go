@@ -83,6 +83,9 @@ type Client struct {
 
 	now    func() time.Time // token expiry clock; tests replace it
 	tokens tokenCache
+	// held: the transport is a Holder, which starts each attempt's
+	// CallTimeout when it sends the call (guard.go).
+	held bool
 }
 
 // New returns a Client for cfg. It fails when BaseURL is not an absolute
@@ -115,6 +118,7 @@ func New(cfg Config) (*Client, error) {
 	if c.hc == nil {
 		c.hc = newHTTPClient()
 	}
+	_, c.held = c.hc.Transport.(Holder)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -239,9 +243,14 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 // 2xx answer is a *response; anything else an *Error.
 func (c *Client) attempt(ctx context.Context, r *request, tok string) (*response, *Error) {
 	actx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(c.callTimeout, func() { cancel(errCallTimeout) })
+	clock := &attemptClock{d: c.callTimeout, cancel: cancel}
+	if c.held {
+		actx = context.WithValue(actx, clockKey{}, clock) // started by Sending
+	} else {
+		clock.start()
+	}
 	done := func() {
-		timer.Stop()
+		clock.stop()
 		cancel(nil)
 	}
 
@@ -280,7 +289,7 @@ func (c *Client) attempt(ctx context.Context, r *request, tok string) (*response
 	if ok && r.stream {
 		// From here the caller's ctx alone bounds the body, unless the
 		// timer fired just now and cancelled the attempt.
-		if !timer.Stop() {
+		if !clock.stop() {
 			drainClose(resp.Body)
 			cancel(nil)
 			return nil, c.transportError(ctx, actx, r.op(), context.Cause(actx))

@@ -1,9 +1,11 @@
 package erp
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -83,4 +85,55 @@ func ThrottleWait(status int, h http.Header, now time.Time) time.Duration {
 		return retryAfter(http.Header{headerRateLimitReset: h.Values(headerRateLimitReset)}, now, true)
 	}
 	return 0
+}
+
+// Holder is implemented by a guarding http.RoundTripper that may hold a
+// call back before it sends it, waiting for the ERP's call budget, as
+// erpguard.Guard does. With a Holder as the HTTP client's Transport, the
+// Client starts an attempt's CallTimeout only when the Holder calls
+// Sending: CallTimeout then measures the ERP alone, and the wait for
+// budget is bounded by the caller's deadline and the Holder's own rules.
+type Holder interface {
+	http.RoundTripper
+	// HoldsCalls marks the Holder; it does nothing.
+	HoldsCalls()
+}
+
+// Sending tells the Client that the request whose context is ctx leaves
+// for the ERP now: its attempt's CallTimeout starts. A Holder calls it
+// right before passing a request on; on other contexts it does nothing.
+func Sending(ctx context.Context) {
+	if c, ok := ctx.Value(clockKey{}).(*attemptClock); ok {
+		c.start()
+	}
+}
+
+type clockKey struct{}
+
+// attemptClock is one attempt's CallTimeout: once started, it cancels the
+// attempt's context with errCallTimeout when the time is up.
+type attemptClock struct {
+	d      time.Duration
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool
+}
+
+// start starts the clock, unless it is started or stopped already.
+func (c *attemptClock) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t == nil && !c.stopped {
+		c.t = time.AfterFunc(c.d, func() { c.cancel(errCallTimeout) })
+	}
+}
+
+// stop stops the clock; false when its time was up already.
+func (c *attemptClock) stop() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	return c.t == nil || c.t.Stop()
 }
