@@ -8,17 +8,26 @@
 //     failures (5xx, 408, timeouts, broken connections; never a 4xx such
 //     as a 404, never a 429) it opens and refuses every call for OpenFor,
 //     then lets one probe through and closes again when it succeeds;
-//  3. the rate limit of the call's Extend rate-limit group
-//     (erp.RateGroup): at most Limit calls in any window, counted in Redis
-//     when configured so that every replica shares one budget, and a
-//     pause of the whole group while Extend says its window is spent
+//  3. the budget of the call's Extend rate-limit group (erp.RateGroup):
+//     at most Limit calls in any window, counted in Redis when configured
+//     so that every replica shares one budget, spent by class
+//     (erp.ClassOf: interactive before refresh before background, with a
+//     floor for background) and by fair shares within a class
+//     (erp.ShareOf); see budget.go. While Extend says its window is spent
 //     (429 with Retry-After, or x-ratelimit-remaining: 0 with
-//     x-ratelimit-reset);
-//  4. the bulkhead: at most MaxConcurrent calls in flight per replica;
-//     a call waits at most QueueWait for a free slot, and at most
-//     MaxConcurrent calls wait at once: never an unbounded queue.
+//     x-ratelimit-reset) the whole group pauses, on every replica, for at
+//     most MaxPause, until then or until Resume;
+//  4. the bulkhead: at most MaxConcurrent calls in flight per replica, of
+//     which refresh and background may hold half; an interactive call
+//     waits at most QueueWait for a free slot, and at most MaxConcurrent
+//     calls wait at once: never an unbounded queue.
 //
-// A call refused by any of them fails at once with a *RefusedError, which
+// An interactive call waits for budget at most LimitWait; refresh and
+// background calls, for whom nobody waits, up to BackgroundWait. None
+// waits past its context's deadline. The Guard is an erp.Holder: the erp
+// client's per-attempt timeout starts when the Guard sends the call.
+//
+// A call refused by any of them fails with a *RefusedError, which
 // implements erp.Refusal: the erp client reports it as erp.ErrUnavailable
 // or erp.ErrThrottled (with RetryAfter) without retrying, so Vendre gets a
 // stale answer or a fast 503 instead of waiting out its budget.
@@ -26,11 +35,12 @@ package erpguard
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,10 +74,23 @@ const (
 	DefaultFailures      = 5
 	DefaultOpenFor       = 5 * time.Second
 	DefaultKeyPrefix     = "gw:erpguard:"
+	// DefaultBackgroundWait is the longest a refresh or background call
+	// waits for budget.
+	DefaultBackgroundWait = 30 * time.Second
+	// DefaultMaxPause is the longest pause Extend may impose
+	// (EXTEND_MAX_PAUSE).
+	DefaultMaxPause = 5 * time.Minute
+	// DefaultReserve is the share of each window that refresh and
+	// background leave to interactive calls (EXTEND_INTERACTIVE_RESERVE).
+	DefaultReserve = 0.2
+	// DefaultFloor is the share of each window background may always
+	// spend while it has work (EXTEND_BACKGROUND_FLOOR).
+	DefaultFloor = 0.1
 )
 
 // DefaultLimit is Extend's standard limit per rate-limit group: 300 calls
 // per window. The window is not published; a minute is the cautious guess.
+// (In demo mode the gateway uses the simulator's own limit.)
 var DefaultLimit = ratelimit.Limit{N: 300, Per: time.Minute}
 
 // Config configures a Guard. Zero values take the defaults.
@@ -84,9 +107,23 @@ type Config struct {
 	Redis redis.UniversalClient
 	// KeyPrefix prefixes the Guard's Redis keys; DefaultKeyPrefix.
 	KeyPrefix string
-	// LimitWait is the longest a call waits for its group's rate limit
-	// (never past its context's deadline); DefaultLimitWait.
+	// Reserve is the share of each window (0 to 1) that refresh and
+	// background calls leave free for interactive ones; DefaultReserve
+	// when zero, none when negative.
+	Reserve float64
+	// Floor is the share of each window (0 to 1) that background calls
+	// may spend while they have work, however busy interactive calls
+	// keep the ERP; DefaultFloor when zero, none when negative.
+	Floor float64
+	// MaxPause caps a pause that Extend asks for; DefaultMaxPause.
+	MaxPause time.Duration
+	// LimitWait is the longest an interactive call waits for its group's
+	// budget (never past its context's deadline); DefaultLimitWait.
 	LimitWait time.Duration
+	// BackgroundWait is the longest a refresh or background call waits
+	// for budget (never past its context's deadline);
+	// DefaultBackgroundWait.
+	BackgroundWait time.Duration
 	// MaxConcurrent bounds the calls in flight (ERP_MAX_CONCURRENCY);
 	// DefaultMaxConcurrent.
 	MaxConcurrent int
@@ -106,22 +143,17 @@ type Config struct {
 // Guard is the http.RoundTripper described in the package comment. It is
 // safe for concurrent use.
 type Guard struct {
-	next     http.RoundTripper
-	cfg      Config
-	log      *slog.Logger
-	breaker  *gobreaker.TwoStepCircuitBreaker[struct{}]
-	limiters sync.Map // group -> limiter
-	pauses   pauses
-	slots    chan struct{}
-	waiting  atomic.Int64
-	stats    Stats
-	now      func() time.Time
-}
-
-// limiter is what a group's rate limit needs; ratelimit.Local and
-// ratelimit.Redis have it.
-type limiter interface {
-	Allow(ctx context.Context, key string) (ratelimit.Decision, error)
+	next    http.RoundTripper
+	cfg     Config
+	log     *slog.Logger
+	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
+	budget  *budget
+	slots   chan struct{} // every call in flight
+	low     chan struct{} // refresh and background calls in flight
+	waiting atomic.Int64
+	stats   Stats
+	now     func() time.Time
+	warned  atomic.Int64 // unix seconds of the last Redis warning
 }
 
 // New returns a Guard sending what it lets through to next
@@ -139,6 +171,14 @@ func New(next http.RoundTripper, cfg Config) *Guard {
 	if cfg.LimitWait <= 0 {
 		cfg.LimitWait = DefaultLimitWait
 	}
+	if cfg.BackgroundWait <= 0 {
+		cfg.BackgroundWait = DefaultBackgroundWait
+	}
+	if cfg.MaxPause <= 0 {
+		cfg.MaxPause = DefaultMaxPause
+	}
+	cfg.Reserve = share(cfg.Reserve, DefaultReserve)
+	cfg.Floor = share(cfg.Floor, DefaultFloor)
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = DefaultMaxConcurrent
 	}
@@ -151,11 +191,17 @@ func New(next http.RoundTripper, cfg Config) *Guard {
 	if cfg.OpenFor <= 0 {
 		cfg.OpenFor = DefaultOpenFor
 	}
-	g := &Guard{next: next, cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxConcurrent), now: time.Now}
+	g := &Guard{next: next, cfg: cfg, log: cfg.Logger, now: time.Now,
+		slots: make(chan struct{}, cfg.MaxConcurrent), low: make(chan struct{}, max(1, cfg.MaxConcurrent/2))}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
-	g.pauses = pauses{rdb: cfg.Redis, prefix: cfg.KeyPrefix + "pause:"}
+	g.budget = &budget{
+		rdb: cfg.Redis, prefix: cfg.KeyPrefix, n: cfg.Limit.N, per: cfg.Limit.Per,
+		reserve: cfg.Reserve, floor: cfg.Floor, replica: replicaID(),
+		disabled:   cfg.Limit.N < 0,
+		onFallback: g.redisFailed,
+	}
 	failures := uint32(min(cfg.Failures, 1<<16)) // #nosec G115 -- clamped to 1..65536
 	g.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        "erp",
@@ -171,6 +217,36 @@ func New(next http.RoundTripper, cfg Config) *Guard {
 	return g
 }
 
+// share returns v, def when v is zero, 0 when v is negative.
+func share(v, def float64) float64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return min(v, 1)
+}
+
+// replicaID names this process among the replicas that share the budget.
+func replicaID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// redisFailed logs, at most once a minute, that the budget is kept in
+// process while Redis does not answer.
+func (g *Guard) redisFailed(err error) {
+	if now := time.Now().Unix(); now-g.warned.Load() >= 60 {
+		g.warned.Store(now)
+		g.log.Warn("erp budget: redis failed; each replica keeps its share of the budget until it answers", "err", err)
+	}
+}
+
+// HoldsCalls marks the Guard as an erp.Holder.
+func (g *Guard) HoldsCalls() {}
+
 // Open reports whether the circuit is open: the last Failures calls
 // failed and the ERP is left alone until the next probe. Readiness and
 // the gateway_erp_circuit_open metric read it.
@@ -185,6 +261,9 @@ type Stats struct {
 	Failed                                    atomic.Int64 // of those, failures for the breaker
 	RefusedOpen, RefusedBusy, RefusedLimit    atomic.Int64 // calls refused, by reason
 	LimitWaits, Paused, StateChanges, InQueue atomic.Int64 // waits for the limit, pauses set, circuit changes, calls queued now
+	// SentBy and RefusedBy count the calls sent and refused by class
+	// (indexed by erp.Class).
+	SentBy, RefusedBy [3]atomic.Int64
 }
 
 // Stats returns the Guard's counters.
@@ -207,21 +286,36 @@ func (g *Guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &RefusedError{Err: ErrCircuitOpen, Sentinel: erp.ErrUnavailable, RetryAfter: g.cfg.OpenFor}
 	}
 	ctx := req.Context()
+	class := min(erp.ClassOf(ctx), erp.Background)
 	group := erp.RateGroup(req.URL.Path)
-	if err := g.waitRate(ctx, group); err != nil {
+	wait := g.cfg.LimitWait
+	if class != erp.Interactive {
+		wait = g.cfg.BackgroundWait
+	}
+	deadline := g.now().Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := g.waitBudget(ctx, group, class, erp.ShareOf(ctx), deadline); err != nil {
+		g.stats.RefusedBy[class].Add(1)
 		return nil, err
 	}
-	if !g.acquire(ctx) {
+	release, ok := g.acquire(ctx, class, deadline)
+	if !ok {
 		g.stats.RefusedBusy.Add(1)
+		g.stats.RefusedBy[class].Add(1)
 		return nil, &RefusedError{Err: ErrBulkheadFull, Sentinel: erp.ErrUnavailable, RetryAfter: time.Second}
 	}
-	defer func() { <-g.slots }()
+	defer release()
 	done, err := g.breaker.Allow()
 	if err != nil { // opened meanwhile, or the one half-open probe is out
 		g.stats.RefusedOpen.Add(1)
+		g.stats.RefusedBy[class].Add(1)
 		return nil, &RefusedError{Err: ErrCircuitOpen, Sentinel: erp.ErrUnavailable, RetryAfter: g.cfg.OpenFor}
 	}
 	g.stats.Sent.Add(1)
+	g.stats.SentBy[class].Add(1)
+	erp.Sending(ctx)
 	res, err := g.next.RoundTrip(req)
 	outcome := classify(ctx, res, err)
 	if errors.Is(outcome, errFailure) {
@@ -231,8 +325,10 @@ func (g *Guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if res != nil {
 		if d := erp.ThrottleWait(res.StatusCode, res.Header, g.now()); d > 0 {
 			g.stats.Paused.Add(1)
-			g.pauses.set(ctx, group, g.now().Add(d))
-			g.log.Info("erp asked to wait; pausing the group", "group", group, "wait", d.String(), "status", res.StatusCode)
+			asked := d
+			d = min(d, g.cfg.MaxPause)
+			g.budget.pause(ctx, group, g.now(), g.now().Add(d))
+			g.log.Info("erp asked to wait; pausing the group", "group", group, "wait", d.String(), "asked", asked.String(), "status", res.StatusCode)
 		}
 	}
 	return res, err
@@ -260,37 +356,24 @@ func classify(ctx context.Context, res *http.Response, err error) error {
 	return nil
 }
 
-// waitRate takes one call from group's rate limit, waiting for it while
-// the wait fits LimitWait and ctx's deadline; else a *RefusedError.
-func (g *Guard) waitRate(ctx context.Context, group string) error {
-	if g.cfg.Limit.N < 0 {
-		return nil
-	}
-	deadline := g.now().Add(g.cfg.LimitWait)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	lim := g.limiter(group)
+// waitBudget takes one call of class for the fairness key from group's
+// budget, waiting for it while the wait ends before deadline; else a
+// *RefusedError.
+func (g *Guard) waitBudget(ctx context.Context, group string, class erp.Class, key string, deadline time.Time) error {
 	for {
-		wait := time.Duration(0)
-		if until := g.pauses.until(ctx, group); until.After(g.now()) {
-			wait = until.Sub(g.now())
-		} else {
-			d, err := lim.Allow(ctx, group)
-			if err != nil {
-				return err
-			}
-			if d.Allowed {
-				return nil
-			}
-			wait = d.RetryAfter
+		d, err := g.budget.take(ctx, group, class, key, g.now())
+		if err != nil {
+			return err
 		}
-		if g.now().Add(wait).After(deadline) {
+		if d.ok {
+			return nil
+		}
+		if g.now().Add(d.wait).After(deadline) {
 			g.stats.RefusedLimit.Add(1)
-			return &RefusedError{Err: ErrRateLimited, Sentinel: erp.ErrThrottled, RetryAfter: wait}
+			return &RefusedError{Err: ErrRateLimited, Sentinel: erp.ErrThrottled, RetryAfter: d.wait}
 		}
 		g.stats.LimitWaits.Add(1)
-		t := time.NewTimer(wait)
+		t := time.NewTimer(d.wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -300,25 +383,39 @@ func (g *Guard) waitRate(ctx context.Context, group string) error {
 	}
 }
 
-func (g *Guard) limiter(group string) limiter {
-	if l, ok := g.limiters.Load(group); ok {
-		return l.(limiter)
+// acquire takes a slot of the bulkhead: at once when one is free, else
+// after waiting behind at most MaxConcurrent others, an interactive call
+// at most QueueWait, the others until deadline. Refresh and background
+// calls also take one of their own slots first (half of the bulkhead),
+// so that callers who wait always find one free.
+func (g *Guard) acquire(ctx context.Context, class erp.Class, deadline time.Time) (release func(), ok bool) {
+	if class == erp.Interactive {
+		deadline = g.now().Add(g.cfg.QueueWait)
 	}
-	var l limiter
-	if g.cfg.Redis != nil {
-		l = ratelimit.NewRedis(g.cfg.Redis, g.cfg.KeyPrefix+"rate:", g.cfg.Limit, g.log)
-	} else {
-		l = ratelimit.NewLocal(g.cfg.Limit, 16)
+	if class != erp.Interactive {
+		if !g.take(ctx, g.low, deadline) {
+			return nil, false
+		}
 	}
-	actual, _ := g.limiters.LoadOrStore(group, l)
-	return actual.(limiter)
+	if !g.take(ctx, g.slots, deadline) {
+		if class != erp.Interactive {
+			<-g.low
+		}
+		return nil, false
+	}
+	return func() {
+		<-g.slots
+		if class != erp.Interactive {
+			<-g.low
+		}
+	}, true
 }
 
-// acquire takes a slot of the bulkhead: at once when one is free, else
-// after waiting at most QueueWait behind at most MaxConcurrent others.
-func (g *Guard) acquire(ctx context.Context) bool {
+// take takes a slot of sem, waiting until deadline behind at most
+// MaxConcurrent others.
+func (g *Guard) take(ctx context.Context, sem chan struct{}, deadline time.Time) bool {
 	select {
-	case g.slots <- struct{}{}:
+	case sem <- struct{}{}:
 		return true
 	default:
 	}
@@ -331,16 +428,37 @@ func (g *Guard) acquire(ctx context.Context) bool {
 		g.waiting.Add(-1)
 		g.stats.InQueue.Add(-1)
 	}()
-	t := time.NewTimer(g.cfg.QueueWait)
+	t := time.NewTimer(max(deadline.Sub(g.now()), 0))
 	defer t.Stop()
 	select {
-	case g.slots <- struct{}{}:
+	case sem <- struct{}{}:
 		return true
 	case <-t.C:
 		return false
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// groups are Extend's rate-limit groups.
+var groups = []string{erp.RateGroupSales, erp.RateGroupProducts, erp.RateGroupOther}
+
+// Resume lifts the pause of every group that Extend asked for, on every
+// replica that shares Redis (and here). It fails only when Redis does.
+func (g *Guard) Resume(ctx context.Context) error {
+	if err := g.budget.resume(ctx, groups); err != nil {
+		return fmt.Errorf("erpguard: resume: %w", err)
+	}
+	g.log.Info("erp pause lifted by the operator")
+	return nil
+}
+
+// Paused returns, for each rate-limit group paused now, how long its pause
+// has left.
+func (g *Guard) Paused(ctx context.Context) map[string]time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+	defer cancel()
+	return g.budget.paused(ctx, groups, g.now())
 }
 
 // RefusedError is a call the Guard did not send. It implements
@@ -368,50 +486,3 @@ func (e *RefusedError) Refused() (time.Duration, error) { return e.RetryAfter, e
 // The erp client finds a refusal with errors.As: without Refused, it would
 // silently retry every refused call.
 var _ erp.Refusal = (*RefusedError)(nil)
-
-// pauses remembers, per group, until when Extend asked us not to call: in
-// Redis when configured (every replica pauses), else in process.
-type pauses struct {
-	rdb    redis.UniversalClient
-	prefix string
-	local  sync.Map // group -> *atomic.Int64 (unix nanoseconds)
-}
-
-func (p *pauses) localFor(group string) *atomic.Int64 {
-	v, _ := p.local.LoadOrStore(group, new(atomic.Int64))
-	return v.(*atomic.Int64)
-}
-
-// set pauses group until t (a later pause is never shortened locally).
-func (p *pauses) set(ctx context.Context, group string, t time.Time) {
-	l := p.localFor(group)
-	for {
-		old := l.Load()
-		if old >= t.UnixNano() || l.CompareAndSwap(old, t.UnixNano()) {
-			break
-		}
-	}
-	if p.rdb != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 200*time.Millisecond)
-		defer cancel()
-		_ = p.rdb.Set(ctx, p.prefix+group, t.UnixMilli(), time.Until(t)+time.Millisecond).Err()
-	}
-}
-
-// until returns until when group is paused (the past when it is not).
-func (p *pauses) until(ctx context.Context, group string) time.Time {
-	t := time.Unix(0, p.localFor(group).Load())
-	if p.rdb == nil {
-		return t
-	}
-	ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	defer cancel()
-	ms, err := p.rdb.Get(ctx, p.prefix+group).Int64()
-	if err != nil { // none, or Redis fails: the local pause stands
-		return t
-	}
-	if r := time.UnixMilli(ms); r.After(t) {
-		return r
-	}
-	return t
-}
