@@ -12,11 +12,13 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/vendre-extend/gateway/cache"
+	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/ratelimit"
 )
 
 // RateLimiter decides whether one more request under key may pass now;
-// *ratelimit.Local and *ratelimit.Redis have it.
+// *ratelimit.Local has it.
 type RateLimiter interface {
 	Allow(ctx context.Context, key string) (ratelimit.Decision, error)
 }
@@ -26,55 +28,106 @@ var errRateLimited = errors.New("handlers: rate limited")
 
 // rateLimitError carries how long the caller should wait (Retry-After).
 type rateLimitError struct {
-	scope      string // "key" or "customer"
+	scope      string // "key", "document" or "customer"
 	retryAfter time.Duration
 }
 
 func (e *rateLimitError) Error() string { return "handlers: over the " + e.scope + " rate" }
 func (e *rateLimitError) Unwrap() error { return errRateLimited }
 
+// KeyLimiter limits what each API key may spend; *ratelimit.Local has it.
+type KeyLimiter interface {
+	RateLimiter
+	// Peek reports what Allow would answer now, taking nothing.
+	Peek(key string) ratelimit.Decision
+}
+
 // RateLimitConfig configures the RateLimit middleware.
 type RateLimitConfig struct {
 	// Skipper skips the check for some requests.
 	Skipper middleware.Skipper
-	// PerKey limits the requests of each API key (RATE_LIMIT_PER_KEY);
-	// nil: no limit.
-	PerKey RateLimiter
-	// PerCustomer limits the requests for each customer_no, whatever the
-	// key (RATE_LIMIT_PER_CUSTOMER); nil: no limit.
-	PerCustomer RateLimiter
+	// PerKey limits, for each API key, the requests that are not cache
+	// hits (RATE_LIMIT_PER_KEY); nil: no limit.
+	PerKey KeyLimiter
 }
 
-// RateLimit answers 429 rate_limited with Retry-After (whole seconds,
-// rounded up) to a request over its API key's or its customer's rate.
-// Put it after APIKey, so only accepted keys are counted. Keys are
-// counted by a hash (a key never reaches Redis or a log); customers by
-// their customer_no when it is well-formed (else the handler's 400 comes
-// first). A limiter that fails lets the request through.
+// RateLimit marks the request's ERP calls with its customer's fairness
+// key (erp.WithShare: the customer's fair share of the ERP's budget is
+// what limits a customer), and keeps an abuse limit per API key: a key
+// whose requests that were not cache hits (X-Cache HIT or STALE) went
+// over PerKey gets 429 rate_limited with Retry-After (whole seconds,
+// rounded up) until it is under again. An answer already cached is never
+// what puts a key over: Vendre's servers are one caller for the whole
+// shop. Put it after APIKey, so only accepted keys are counted. Keys are
+// counted by a hash (a key never reaches a log). A limiter that fails
+// lets the request through.
 func RateLimit(cfg RateLimitConfig) echo.MiddlewareFunc {
 	if cfg.Skipper == nil {
 		cfg.Skipper = middleware.DefaultSkipper
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		if cfg.PerKey == nil && cfg.PerCustomer == nil {
-			return next
-		}
 		return func(c echo.Context) error {
-			if cfg.Skipper(c) {
+			if no := customerParam(c); no != "" {
+				r := c.Request()
+				c.SetRequest(r.WithContext(erp.WithShare(r.Context(), "customer:"+no)))
+			}
+			if cfg.PerKey == nil || cfg.Skipper(c) {
 				return next(c)
 			}
-			ctx := c.Request().Context()
-			if cfg.PerKey != nil {
-				h := sha256.Sum256([]byte(keyOf(c)))
-				if err := check(ctx, cfg.PerKey, "key:"+hex.EncodeToString(h[:12]), "key"); err != nil {
+			h := sha256.Sum256([]byte(keyOf(c)))
+			key := "key:" + hex.EncodeToString(h[:12])
+			if d := cfg.PerKey.Peek(key); !d.Allowed {
+				return &rateLimitError{scope: "key", retryAfter: d.RetryAfter}
+			}
+			err := next(c)
+			if x := c.Response().Header().Get("X-Cache"); x != cache.Hit && x != cache.Stale {
+				_, _ = cfg.PerKey.Allow(c.Request().Context(), key)
+			}
+			return err
+		}
+	}
+}
+
+// DocumentLimitConfig configures the DocumentLimit middleware.
+type DocumentLimitConfig struct {
+	// Owner returns the customer and invoice a document token was made
+	// for; an error for a token that is not genuine (the handler answers
+	// 404 for it, with no ERP call).
+	Owner func(token string) (customerNo, invoiceNo string, err error)
+	// PerDocument limits the downloads of each document
+	// (RATE_LIMIT_PER_DOCUMENT); nil: no limit.
+	PerDocument RateLimiter
+	// PerCustomer limits the downloads of each customer's documents
+	// (RATE_LIMIT_DOCUMENTS_PER_CUSTOMER); nil: no limit.
+	PerCustomer RateLimiter
+}
+
+// DocumentLimit guards GET /v1/documents/{token}, which needs no API key
+// and costs ERP calls on every download: a document over PerDocument, or
+// a customer over PerCustomer, gets 429 rate_limited with Retry-After;
+// and the download's ERP calls count against its customer's fair share
+// of the ERP's budget (erp.WithShare).
+func DocumentLimit(cfg DocumentLimitConfig) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if cfg.Owner == nil {
+				return next(c)
+			}
+			customerNo, invoiceNo, err := cfg.Owner(c.Param("token"))
+			if err != nil {
+				return next(c)
+			}
+			r := c.Request()
+			ctx := erp.WithShare(r.Context(), "customer:"+customerNo)
+			c.SetRequest(r.WithContext(ctx))
+			if cfg.PerDocument != nil {
+				if err := check(ctx, cfg.PerDocument, "document:"+customerNo+"/"+invoiceNo, "document"); err != nil {
 					return err
 				}
 			}
 			if cfg.PerCustomer != nil {
-				if no := customerParam(c); no != "" {
-					if err := check(ctx, cfg.PerCustomer, "customer:"+no, "customer"); err != nil {
-						return err
-					}
+				if err := check(ctx, cfg.PerCustomer, "customer:"+customerNo, "customer"); err != nil {
+					return err
 				}
 			}
 			return next(c)

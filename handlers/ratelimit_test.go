@@ -16,14 +16,19 @@ import (
 	"github.com/vendre-extend/gateway/ratelimit"
 )
 
-// limitedEcho is ev's gateway with per-key and per-customer limits.
-func limitedEcho(ev *env, perKey, perCustomer ratelimit.Limit) *echo.Echo {
+// limitedEcho is ev's gateway with a per-key limit and the documents'
+// limits.
+func limitedEcho(ev *env, perKey, perDocument, perCustomer ratelimit.Limit) *echo.Echo {
 	d := handlers.Deps{Pull: ev.svc, APIKeys: []string{"other-key", testKey}, Now: ev.clock.Now}
 	if perKey.Enabled() {
 		d.KeyLimit = ratelimit.NewLocal(perKey, 0)
 	}
+	d.Documents.Owner = ev.links.Parse
+	if perDocument.Enabled() {
+		d.Documents.PerDocument = ratelimit.NewLocal(perDocument, 0)
+	}
 	if perCustomer.Enabled() {
-		d.CustomerLimit = ratelimit.NewLocal(perCustomer, 0)
+		d.Documents.PerCustomer = ratelimit.NewLocal(perCustomer, 0)
 	}
 	return handlers.New(d)
 }
@@ -36,13 +41,20 @@ func serve(e *echo.Echo, target, key string) (int, http.Header, string) {
 	return rec.Code, rec.Header(), rec.Body.String()
 }
 
+// TestRateLimitPerKey: a key's cache hits are never what limits it; its
+// requests that reach the ERP are.
 func TestRateLimitPerKey(t *testing.T) {
 	ev := newEnv(t)
-	e := limitedEcho(ev, ratelimit.Limit{N: 5, Per: time.Minute}, ratelimit.Limit{})
+	e := limitedEcho(ev, ratelimit.Limit{N: 50, Per: time.Minute}, ratelimit.Limit{}, ratelimit.Limit{}) // a burst of 5
 	target := "/v1/orders?customer_no=" + extendsim.CustomerShowcase
+	for i := range 500 {
+		if code, _, _ := serve(e, target, testKey); code != http.StatusOK {
+			t.Fatalf("request %d for a cached answer = %d, want 200", i, code)
+		}
+	}
 	limited := 0
-	for range 20 {
-		code, h, body := serve(e, target, testKey)
+	for page := 2; page < 22; page++ {
+		code, h, body := serve(e, target+"&page="+strconv.Itoa(page), testKey)
 		if code == http.StatusTooManyRequests {
 			limited++
 			if !strings.Contains(body, `"code":"rate_limited"`) {
@@ -54,10 +66,10 @@ func TestRateLimitPerKey(t *testing.T) {
 		}
 	}
 	if limited < 14 {
-		t.Errorf("%d of 20 requests got 429, want at least 14 (limit 5 per minute)", limited)
+		t.Errorf("%d of 20 uncached pages got 429, want at least 14 (a burst of 5 of 50 per minute)", limited)
 	}
 	// Another key has its own budget.
-	if code, _, _ := serve(e, target, "other-key"); code != http.StatusOK {
+	if code, _, _ := serve(e, target+"&page=30", "other-key"); code != http.StatusOK {
 		t.Errorf("other key = %d, want 200", code)
 	}
 	// A refused key is 401, and does not spend anything.
@@ -66,17 +78,43 @@ func TestRateLimitPerKey(t *testing.T) {
 	}
 }
 
-func TestRateLimitPerCustomer(t *testing.T) {
+// TestDocumentLimits: a download link needs no key, so each document and
+// each customer's documents are limited.
+func TestDocumentLimits(t *testing.T) {
 	ev := newEnv(t)
-	e := limitedEcho(ev, ratelimit.Limit{}, ratelimit.Limit{N: 3, Per: time.Minute})
-	for range 5 {
-		serve(e, "/v1/orders?customer_no="+extendsim.CustomerShowcase, testKey)
+	e := limitedEcho(ev, ratelimit.Limit{}, ratelimit.Limit{N: 20, Per: time.Minute}, ratelimit.Limit{N: 30, Per: time.Minute})
+	expires := ev.now.Add(time.Hour)
+	invs := ev.sim.InvoiceNumbers(extendsim.CustomerShowcase)
+	doc := func(inv string) int {
+		code, _, _ := serve(e, "/v1/documents/"+ev.links.Token(extendsim.CustomerShowcase, inv, expires), "")
+		return code
 	}
-	if code, _, _ := serve(e, "/v1/invoices?customer_no="+extendsim.CustomerShowcase, "other-key"); code != http.StatusTooManyRequests {
-		t.Errorf("the same customer with another key, on another route = %d, want 429", code)
+	ok := 0
+	for range 10 {
+		if doc(invs[0]) == http.StatusOK {
+			ok++
+		}
 	}
-	if code, _, _ := serve(e, "/v1/orders?customer_no="+extendsim.CustomerOther, testKey); code != http.StatusOK {
-		t.Errorf("another customer = %d, want 200", code)
+	if ok != 2 {
+		t.Errorf("%d of 10 quick downloads of one document passed, want its burst of 2", ok)
+	}
+	ok = 0
+	for _, inv := range invs[1:min(len(invs), 6)] {
+		if doc(inv) == http.StatusOK {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of the customer's other documents passed, want 1 (a burst of 3 for the customer)", ok)
+	}
+	other := ev.sim.InvoiceNumbers(extendsim.CustomerOther)[0]
+	code, _, _ := serve(e, "/v1/documents/"+ev.links.Token(extendsim.CustomerOther, other, expires), "")
+	if code != http.StatusOK {
+		t.Errorf("another customer's document = %d, want 200", code)
+	}
+	// A forged token is the handler's 404, and spends nothing.
+	if code, _, _ := serve(e, "/v1/documents/forged.token", ""); code != http.StatusNotFound {
+		t.Errorf("forged token = %d, want 404", code)
 	}
 }
 

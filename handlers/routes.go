@@ -62,9 +62,12 @@ type Deps struct {
 	Metrics    http.Handler     // nil: /metrics answers 404
 	Extended   Extended         // nil: the extended calls answer 404
 
-	// KeyLimit and CustomerLimit limit the requests of each API key and
-	// each customer (RateLimit); nil: no limit.
-	KeyLimit, CustomerLimit RateLimiter
+	// KeyLimit limits, per API key, the requests that are not cache hits
+	// (RateLimit); nil: no limit.
+	KeyLimit KeyLimiter
+	// Documents limits the downloads of GET /v1/documents/{token}
+	// (DocumentLimit).
+	Documents DocumentLimitConfig
 
 	// MeterProvider records http.server.request.duration (Telemetry);
 	// nil: no request metrics.
@@ -128,10 +131,11 @@ func New(d Deps) *echo.Echo {
 	// Middleware goes on each route rather than on a group: a group's
 	// middleware would turn 405 (wrong method) into 404.
 	// Vendre's calls: GET, HEAD or POST in any of the request shapes
-	// (Shape), with an accepted key (APIKey), rate limited per key and
-	// customer; a source that fails too often is held back (throttle).
+	// (Shape), with an accepted key (APIKey), limited per key; their ERP
+	// calls count against their customer's fair share (RateLimit); a
+	// source that fails too often is held back (throttle).
 	vendre := chain(throttle, Shape(d.Shape), APIKey(APIKeyConfig{Keys: d.APIKeys}),
-		RateLimit(RateLimitConfig{PerKey: d.KeyLimit, PerCustomer: d.CustomerLimit}))
+		RateLimit(RateLimitConfig{PerKey: d.KeyLimit}))
 	pullCall := func(path string, fn echo.HandlerFunc) {
 		e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, path, fn, vendre)
 	}
@@ -143,7 +147,7 @@ func New(d Deps) *echo.Echo {
 	pullCall("/v1/orders/:id", h.order)
 	pullCall("/v1/invoices", h.invoiceList)
 	pullCall("/v1/invoices/:id", h.invoice)
-	get("/v1/documents/:token", h.document)
+	get("/v1/documents/:token", h.document, DocumentLimit(d.Documents))
 	if d.Extended != nil {
 		pullCall("/v1/backorders", h.backorders)
 		pullCall("/v1/credit-invoices", h.creditInvoiceList)

@@ -1,28 +1,21 @@
 // Package ratelimit counts events per key against a Limit: at most N events
-// in any window of length Per. It has two implementations with the same
-// Allow method: Local, in process (golang.org/x/time/rate, one token bucket
-// per key, a bounded number of keys), and Redis (GCRA in a Lua script, from
-// github.com/go-redis/redis_rate), shared by every replica that uses the
-// same Redis, falling back to a Local one while Redis fails.
+// in any window of length Per, in process (Local: golang.org/x/time/rate,
+// one token bucket per key, a bounded number of keys).
 //
-// The gateway limits three things with it: the calls it makes to each of
-// Extend Commerce's rate-limit groups (erpguard), and the requests each
-// Vendre API key and each customer may make (handlers.RateLimit).
+// The gateway limits its callers with it (handlers.RateLimit,
+// handlers.DocumentLimit): the requests of each Vendre API key that are
+// not cache hits, and the downloads of each document link and each
+// customer. The ERP's own budget, shared by replicas, is erpguard's.
 package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/maypok86/otter/v2"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 )
 
@@ -86,6 +79,26 @@ func (l Limit) bucket() (perWindow, burst int) {
 	return perWindow, burst
 }
 
+// Peek reports whether an event for key would be allowed now, without
+// taking one; a key it has not seen is allowed. It never fails.
+func (x *Local) Peek(key string) Decision {
+	if x.keys == nil {
+		return Decision{Allowed: true}
+	}
+	lim, ok := x.keys.GetIfPresent(key)
+	if !ok {
+		return Decision{Allowed: true}
+	}
+	now := x.now()
+	if lim.TokensAt(now) >= 1 {
+		return Decision{Allowed: true}
+	}
+	r := lim.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	r.CancelAt(now)
+	return Decision{RetryAfter: max(d, time.Millisecond)}
+}
+
 // Decision is the answer to one Allow.
 type Decision struct {
 	Allowed bool
@@ -147,80 +160,4 @@ func (x *Local) Allow(_ context.Context, key string) (Decision, error) {
 		return Decision{RetryAfter: d}, nil
 	}
 	return Decision{Allowed: true}, nil
-}
-
-// Peek reports whether an event for key would be allowed now, without
-// taking one; a key it has not seen is allowed. It never fails.
-func (x *Local) Peek(key string) Decision {
-	if x.keys == nil {
-		return Decision{Allowed: true}
-	}
-	lim, ok := x.keys.GetIfPresent(key)
-	if !ok {
-		return Decision{Allowed: true}
-	}
-	now := x.now()
-	if lim.TokensAt(now) >= 1 {
-		return Decision{Allowed: true}
-	}
-	r := lim.ReserveN(now, 1)
-	d := r.DelayFrom(now)
-	r.CancelAt(now)
-	return Decision{RetryAfter: max(d, time.Millisecond)}
-}
-
-// Redis limits events per key across every replica sharing rdb. While
-// Redis fails it decides with a Local limiter of the same Limit (each
-// replica then allows the limit on its own) and logs that once a minute.
-type Redis struct {
-	limit    Limit
-	rl       *redis_rate.Limiter
-	rlimit   redis_rate.Limit
-	prefix   string
-	fallback *Local
-	log      *slog.Logger
-	warned   atomic.Int64 // unix seconds of the last warning
-}
-
-// NewRedis returns a Redis limiter for l; keys are stored under prefix
-// (redis_rate adds "rate:" in front). log may be nil.
-func NewRedis(rdb redis.UniversalClient, prefix string, l Limit, log *slog.Logger) *Redis {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	per, burst := l.bucket()
-	return &Redis{
-		limit:    l,
-		rl:       redis_rate.NewLimiter(rdb),
-		rlimit:   redis_rate.Limit{Rate: per, Burst: burst, Period: l.Per},
-		prefix:   prefix,
-		fallback: NewLocal(l, 0),
-		log:      log,
-	}
-}
-
-// Limit returns the limit x enforces.
-func (x *Redis) Limit() Limit { return x.limit }
-
-// Allow takes one event for key now, if the limit allows it. A Redis
-// failure is not an error: the in-process fallback decides instead.
-func (x *Redis) Allow(ctx context.Context, key string) (Decision, error) {
-	if !x.limit.Enabled() {
-		return Decision{Allowed: true}, nil
-	}
-	res, err := x.rl.Allow(ctx, x.prefix+key, x.rlimit)
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return Decision{}, err
-		}
-		if now := time.Now().Unix(); now-x.warned.Load() >= 60 {
-			x.warned.Store(now)
-			x.log.Warn("rate limit: redis failed; limiting per replica until it answers", "err", err)
-		}
-		return x.fallback.Allow(ctx, key)
-	}
-	if res.Allowed > 0 {
-		return Decision{Allowed: true}, nil
-	}
-	return Decision{RetryAfter: max(res.RetryAfter, time.Millisecond)}, nil
 }

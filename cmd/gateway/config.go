@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/vendre-extend/gateway/erpguard"
 	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/ratelimit"
 )
@@ -56,13 +58,19 @@ type Config struct {
 	DocumentSecret     string        `env:"DOCUMENT_SECRET" help:"key for pdf_link tokens, the same on every replica (unset: derived from EXTEND_CLIENT_SECRET; in demo mode drawn at random at each start)"`
 	LogLevel           string        `env:"LOG_LEVEL, default=info" help:"debug, info, warn or error"`
 
-	// Protection of the ERP and of the gateway (erpguard, ratelimit).
-	ExtendRateLimit      ratelimit.Limit `env:"EXTEND_RATE_LIMIT, default=300/1m" help:"most ERP calls per Extend rate-limit group in any window, all replicas together (N/duration)"`
-	ERPMaxConcurrency    int             `env:"ERP_MAX_CONCURRENCY, default=32" help:"most ERP calls in flight per replica; more get a stale answer or a fast 503"`
-	RateLimitPerKey      ratelimit.Limit `env:"RATE_LIMIT_PER_KEY, default=1000/1s" help:"most requests per Vendre API key (N/duration, or off); more get 429"`
-	AuthFailureLimit     ratelimit.Limit `env:"AUTH_FAILURE_LIMIT, default=100/10m" help:"most failed attempts at a credential per source address (N/duration, or off); more get 429 until the budget refills"`
-	TrustedProxies       []string        `env:"TRUSTED_PROXIES" help:"comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client, besides loopback, link-local and private addresses"`
-	RateLimitPerCustomer ratelimit.Limit `env:"RATE_LIMIT_PER_CUSTOMER, default=60/1m" help:"most requests per customer_no (N/duration, or off); more get 429"`
+	// Protection of the ERP and of the gateway (erpguard, ratelimit);
+	// docs/budget.md. ExtendRateLimit is unset until Validate (300/1m) or,
+	// in demo mode, the simulator (its own) sets it.
+	ExtendRateLimit          erpBudget       `env:"EXTEND_RATE_LIMIT" help:"ERP calls Extend allows per rate-limit group in any window, all replicas together, as N/duration (unset: 300/1m; demo mode: the simulator's own)"`
+	ExtendMaxPause           time.Duration   `env:"EXTEND_MAX_PAUSE, default=5m" help:"the longest pause taken when Extend asks the gateway to wait (429, Retry-After)"`
+	ExtendInteractiveReserve share           `env:"EXTEND_INTERACTIVE_RESERVE, default=20%" help:"share of each window that webhook refreshes and background work leave to callers who wait"`
+	ExtendBackgroundFloor    share           `env:"EXTEND_BACKGROUND_FLOOR, default=10%" help:"share of each window that pushers and sweeps may always spend while they have work"`
+	ERPMaxConcurrency        int             `env:"ERP_MAX_CONCURRENCY, default=32" help:"most ERP calls in flight per replica; more get a stale answer or a fast 503"`
+	RateLimitPerKey          ratelimit.Limit `env:"RATE_LIMIT_PER_KEY, default=1000/1s" help:"abuse limit: most requests per Vendre API key and replica that are not cache hits (N/duration, or off); over it 429"`
+	AuthFailureLimit         ratelimit.Limit `env:"AUTH_FAILURE_LIMIT, default=100/10m" help:"most failed attempts at a credential per source address (N/duration, or off); more get 429 until the budget refills"`
+	TrustedProxies           []string        `env:"TRUSTED_PROXIES" help:"comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client, besides loopback, link-local and private addresses"`
+	RateLimitPerDocument     ratelimit.Limit `env:"RATE_LIMIT_PER_DOCUMENT, default=30/1m" help:"most downloads of one document (pdf_link) per replica (N/duration, or off); more get 429"`
+	RateLimitDocsPerCustomer ratelimit.Limit `env:"RATE_LIMIT_DOCUMENTS_PER_CUSTOMER, default=60/1m" help:"most document downloads per customer and replica (N/duration, or off); more get 429"`
 
 	// Pushers: pushers.go.
 	Push PushConfig
@@ -76,6 +84,48 @@ type Config struct {
 	// TrustedProxyNets is TrustedProxies, parsed by Validate; not a setting.
 	TrustedProxyNets []*net.IPNet
 }
+
+// erpBudget is EXTEND_RATE_LIMIT: a ratelimit.Limit that Extend always
+// has, so "off" and "0" are refused, and so is a budget too small to
+// serve one customer.
+type erpBudget struct{ ratelimit.Limit }
+
+// UnmarshalText reads N/duration.
+func (b *erpBudget) UnmarshalText(t []byte) error {
+	l, err := ratelimit.Parse(string(t))
+	if err != nil {
+		return err
+	}
+	if l.N < 10 {
+		return fmt.Errorf("the ERP always has a budget and one customer's cold list needs 26 calls: want Extend's limit, at least 10 calls, such as 300/1m, got %q", t)
+	}
+	b.Limit = l
+	return nil
+}
+
+// String is the budget as the start-up log shows it.
+func (b erpBudget) String() string {
+	if !b.Enabled() {
+		return "unset"
+	}
+	return b.Limit.String()
+}
+
+// share is a share of the ERP's budget from 0 to 50 %, written 20% or 20.
+type share float64
+
+// UnmarshalText reads a share.
+func (s *share) UnmarshalText(t []byte) error {
+	f, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(string(t)), "%"), 64)
+	if err != nil || f < 0 || f > 50 {
+		return fmt.Errorf("want a share of the ERP's budget from 0%% to 50%%, such as 20%%, got %q", t)
+	}
+	*s = share(f / 100)
+	return nil
+}
+
+// String writes s as a percentage.
+func (s share) String() string { return strconv.FormatFloat(float64(s)*100, 'f', -1, 64) + "%" }
 
 // Demo reports whether the gateway runs against its simulated ERP.
 func (c *Config) Demo() bool { return c.ExtendBaseURL == "" }
@@ -308,6 +358,12 @@ func (c *Config) Validate() error {
 	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
 	if c.ExtendTimeout > 60*time.Second {
 		p.add("EXTEND_TIMEOUT", "at most 60s")
+	}
+	if !c.ExtendRateLimit.Enabled() && !c.Demo() {
+		c.ExtendRateLimit.Limit = erpguard.DefaultLimit // Extend's standard
+	}
+	if c.ExtendMaxPause < time.Second || c.ExtendMaxPause > time.Hour {
+		p.add("EXTEND_MAX_PAUSE", "want 1s to 1h (a pause lasts minutes, not hours), got %s", c.ExtendMaxPause)
 	}
 	if c.ERPMaxConcurrency < 1 || c.ERPMaxConcurrency > 10000 {
 		p.add("ERP_MAX_CONCURRENCY", "want a whole number from 1 to 10000, got %d", c.ERPMaxConcurrency)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vendre-extend/gateway/handlers"
+	"github.com/vendre-extend/gateway/ratelimit"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -30,6 +31,32 @@ func TestConfigDefaults(t *testing.T) {
 		cfg.Push.DeadLetterRetention != 30*24*time.Hour || cfg.AuthFailureLimit != handlers.DefaultAuthFailures ||
 		len(cfg.TrustedProxyNets) != 0 {
 		t.Errorf("defaults = %+v", cfg)
+	}
+}
+
+// TestBudgetDefaults: Extend's standard budget outside demo mode; in demo
+// mode none until the simulator gives its own.
+func TestBudgetDefaults(t *testing.T) {
+	prod := map[string]string{
+		"EXTEND_BASE_URL": "https://erp.example.test/api/v1", "EXTEND_CLIENT_ID": "id",
+		"EXTEND_CLIENT_SECRET": "s3cret-value-0123456789", "VENDRE_API_KEYS": "vendre-key-0123456789",
+		"PUBLIC_BASE_URL": "https://gateway.example.test",
+	}
+	cfg, _, err := parseConfig("gateway", nil, envOf(prod), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ExtendRateLimit.Limit != (ratelimit.Limit{N: 300, Per: time.Minute}) || cfg.ExtendMaxPause != 5*time.Minute ||
+		cfg.ExtendInteractiveReserve != 0.2 || cfg.ExtendBackgroundFloor != 0.1 {
+		t.Errorf("budget = %v, pause %v, reserve %v, floor %v; want 300/1m, 5m, 0.2, 0.1",
+			cfg.ExtendRateLimit, cfg.ExtendMaxPause, cfg.ExtendInteractiveReserve, cfg.ExtendBackgroundFloor)
+	}
+	demo, _, err := parseConfig("gateway", nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if demo.ExtendRateLimit.Enabled() {
+		t.Errorf("demo budget = %v before the simulator starts, want unset", demo.ExtendRateLimit)
 	}
 }
 
@@ -92,6 +119,17 @@ func TestConfigErrors(t *testing.T) {
 		{with("DEAD_LETTER_RETENTION", "-1h"), "DEAD_LETTER_RETENTION"},
 		{with("AUTH_FAILURE_LIMIT", "many"), "AUTH_FAILURE_LIMIT"},
 		{with("TRUSTED_PROXIES", "10.0.0.0/8,lb.example.test"), "TRUSTED_PROXIES"},
+		{with("EXTEND_RATE_LIMIT", "off"), "EXTEND_RATE_LIMIT"},
+		{with("EXTEND_RATE_LIMIT", "0"), "EXTEND_RATE_LIMIT"},
+		{with("EXTEND_RATE_LIMIT", "5/1m"), "EXTEND_RATE_LIMIT"},
+		{with("EXTEND_RATE_LIMIT", "300"), "EXTEND_RATE_LIMIT"},
+		{with("EXTEND_MAX_PAUSE", "24h"), "EXTEND_MAX_PAUSE"},
+		{with("EXTEND_MAX_PAUSE", "10ms"), "EXTEND_MAX_PAUSE"},
+		{with("EXTEND_INTERACTIVE_RESERVE", "80%"), "EXTEND_INTERACTIVE_RESERVE"},
+		{with("EXTEND_INTERACTIVE_RESERVE", "-5%"), "EXTEND_INTERACTIVE_RESERVE"},
+		{with("EXTEND_BACKGROUND_FLOOR", "60"), "EXTEND_BACKGROUND_FLOOR"},
+		{with("EXTEND_BACKGROUND_FLOOR", "some"), "EXTEND_BACKGROUND_FLOOR"},
+		{with("RATE_LIMIT_PER_DOCUMENT", "10"), "RATE_LIMIT_PER_DOCUMENT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

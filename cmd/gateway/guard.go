@@ -14,20 +14,20 @@ import (
 
 // newGuard returns the ERP's guard (erpguard) around hc's transport, and
 // hc, which the erp client then sends through it: only EXTEND_BASE_URL's
-// host, at most EXTEND_RATE_LIMIT per Extend rate-limit group (shared
-// through rdb when not nil), at most ERP_MAX_CONCURRENCY calls in flight.
+// host, the budget of EXTEND_RATE_LIMIT per Extend rate-limit group by
+// class and fair share (shared through rdb when not nil), pauses capped
+// at EXTEND_MAX_PAUSE, at most ERP_MAX_CONCURRENCY calls in flight.
 func newGuard(cfg *Config, rdb redis.UniversalClient, log *slog.Logger, hc *http.Client) (*erpguard.Guard, *http.Client) {
 	host := ""
 	if u, err := url.Parse(cfg.ExtendBaseURL); err == nil {
 		host = u.Host
 	}
-	limit := cfg.ExtendRateLimit
-	if !limit.Enabled() { // EXTEND_RATE_LIMIT=off
-		limit = ratelimit.Limit{N: -1}
-	}
 	g := erpguard.New(hc.Transport, erpguard.Config{
 		Host:          host,
-		Limit:         limit,
+		Limit:         cfg.ExtendRateLimit.Limit,
+		Reserve:       orNone(float64(cfg.ExtendInteractiveReserve)),
+		Floor:         orNone(float64(cfg.ExtendBackgroundFloor)),
+		MaxPause:      cfg.ExtendMaxPause,
 		Redis:         rdb,
 		MaxConcurrent: cfg.ERPMaxConcurrency,
 		Logger:        log,
@@ -36,15 +36,40 @@ func newGuard(cfg *Config, rdb redis.UniversalClient, log *slog.Logger, hc *http
 	return g, hc
 }
 
+// orNone is a share for erpguard.Config, where zero means the default and
+// a negative share none.
+func orNone(share float64) float64 {
+	if share == 0 {
+		return -1
+	}
+	return share
+}
+
 // newLimiter returns the limiter of one of the gateway's own rate limits
-// (RATE_LIMIT_PER_KEY, RATE_LIMIT_PER_CUSTOMER), nil when l is off. It is
-// kept in process on purpose: a cache hit must cost no Redis round trip,
-// and a limit per replica protects each replica. With N replicas behind a
-// load balancer a caller may reach N times the limit; the ERP's own limit
-// (newGuard) is the one shared through Redis.
-func newLimiter(l ratelimit.Limit) handlers.RateLimiter {
+// (RATE_LIMIT_PER_KEY, RATE_LIMIT_PER_DOCUMENT,
+// RATE_LIMIT_DOCUMENTS_PER_CUSTOMER), nil when l is off. It is kept in
+// process on purpose: a request must cost no Redis round trip for it, and
+// a limit per replica protects each replica. With N replicas behind a
+// load balancer a caller may reach N times the limit; the ERP's own
+// budget (newGuard) is the one shared through Redis.
+func newLimiter(l ratelimit.Limit) *ratelimit.Local {
 	if !l.Enabled() {
 		return nil
 	}
 	return ratelimit.NewLocal(l, 0)
+}
+
+// keyLimiter and rateLimiter keep a nil *ratelimit.Local a nil interface.
+func keyLimiter(l *ratelimit.Local) handlers.KeyLimiter {
+	if l == nil {
+		return nil
+	}
+	return l
+}
+
+func rateLimiter(l *ratelimit.Local) handlers.RateLimiter {
+	if l == nil {
+		return nil
+	}
+	return l
 }

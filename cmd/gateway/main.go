@@ -35,6 +35,7 @@ import (
 	"github.com/vendre-extend/gateway/mapping"
 	"github.com/vendre-extend/gateway/pull"
 	"github.com/vendre-extend/gateway/pushers"
+	"github.com/vendre-extend/gateway/ratelimit"
 	"github.com/vendre-extend/gateway/schemas"
 	"github.com/vendre-extend/gateway/telemetry"
 )
@@ -233,8 +234,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 
 		AuthThrottle:   handlers.NewAuthThrottle(cfg.AuthFailureLimit, log),
 		TrustedProxies: cfg.TrustedProxyNets,
-		KeyLimit:       newLimiter(cfg.RateLimitPerKey),
-		CustomerLimit:  newLimiter(cfg.RateLimitPerCustomer),
+		KeyLimit:       keyLimiter(newLimiter(cfg.RateLimitPerKey)),
+		Documents: handlers.DocumentLimitConfig{
+			Owner:       links.Parse,
+			PerDocument: rateLimiter(newLimiter(cfg.RateLimitPerDocument)),
+			PerCustomer: rateLimiter(newLimiter(cfg.RateLimitDocsPerCustomer)),
+		},
 	})
 	// The public listener, and the metrics one when METRICS_ADDR is set
 	// (then /metrics is served there only).
@@ -353,6 +358,10 @@ func startDemoERP(cfg *Config, log *slog.Logger) (stop func(), err error) {
 	cfg.ExtendBaseURL = "http://" + ln.Addr().String()
 	cfg.ExtendClientID, cfg.ExtendClientSecret = id, secret
 	cfg.VendreAPIKeys = append(cfg.VendreAPIKeys, demoKey)
+	if !cfg.ExtendRateLimit.Enabled() {
+		n, per := sim.Limit() // spend the simulator's budget as Extend's
+		cfg.ExtendRateLimit.Limit = ratelimit.Limit{N: n, Per: per}
+	}
 	log.Info("demo mode: simulated Extend Commerce with sample data",
 		"erp", cfg.ExtendBaseURL, "api_key", demoKey, "customers", sim.SampleCustomers(),
 		"try", "curl -H 'X-Api-Key: demo' 'localhost"+portOf(cfg.ListenAddr)+"/v1/orders?customer_no=10001'")

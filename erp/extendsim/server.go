@@ -3,8 +3,10 @@ package extendsim
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,7 +60,25 @@ type Options struct {
 	// generated variants of it, for tests and benchmarks at volume.
 	// Default (and any value below FixedProducts): the fixed assortment.
 	Products int
+	// Limit and Window are the simulator's own rate limit, as Extend's:
+	// at most Limit API calls per rate-limit group (erp.RateGroup) in each
+	// Window, counted from the group's first call of the window; beyond
+	// it 429 Throttling with Retry-After and the x-ratelimit-* headers,
+	// which every answer carries. DefaultLimit and DefaultWindow when
+	// zero; a negative Limit means none.
+	Limit  int
+	Window time.Duration
 }
+
+// The simulator's own rate limit when Options leave it zero: generous
+// next to Extend's standard 300 per window, as an ERP under a larger
+// agreement, so that demo mode serves a burst of customers cold. Demo
+// mode tells the gateway this limit (EXTEND_RATE_LIMIT), so the gateway
+// spends the simulator's budget as it spends Extend's.
+const (
+	DefaultLimit  = 1200
+	DefaultWindow = time.Minute
+)
 
 // Server is a simulated Extend Commerce: an http.Handler serving
 // the model of docs/extend.md over sample data. It is safe for concurrent use and
@@ -95,6 +115,17 @@ type Server struct {
 	garbage        map[string]bool
 
 	creates createFaults // faults_create.go
+
+	limit   int // calls per window and group; <= 0: none
+	window  time.Duration
+	rateMu  sync.Mutex
+	windows map[string]*rateWindow // by rate-limit group
+}
+
+// rateWindow counts one group's calls in its current window.
+type rateWindow struct {
+	start time.Time
+	calls int
 }
 
 // productRec is an article with its master data and ChangedAt.
@@ -142,6 +173,14 @@ func New(opts Options) *Server {
 		tokens:     map[string]time.Time{},
 		garbage:    map[string]bool{},
 	}
+	switch {
+	case opts.Limit == 0:
+		s.limit = DefaultLimit
+	case opts.Limit > 0:
+		s.limit = opts.Limit
+	}
+	s.window = cmp.Or(opts.Window, DefaultWindow)
+	s.windows = map[string]*rateWindow{}
 	now := opts.Now()
 	ds := generate(opts.Seed, now, opts.Customers)
 	s.load(ds, now, opts.Products)
@@ -254,6 +293,11 @@ func (s *Server) wrap(c *atomic.Int64, auth bool, h http.HandlerFunc) http.Handl
 				writeError(w, http.StatusUnauthorized, "Validation", msg)
 				return
 			}
+			if !s.rate(w.Header(), r.URL.Path) {
+				writeError(w, http.StatusTooManyRequests, "Throttling",
+					fmt.Sprintf("rate limit exceeded: %d calls per window", s.limit))
+				return
+			}
 			if status := s.takeFault(); status != 0 {
 				writeFault(w, status)
 				return
@@ -261,6 +305,39 @@ func (s *Server) wrap(c *atomic.Int64, auth bool, h http.HandlerFunc) http.Handl
 		}
 		h(w, r)
 	})
+}
+
+// Limit returns the simulator's own rate limit: calls per window and
+// rate-limit group (0: none), and the window.
+func (s *Server) Limit() (int, time.Duration) { return s.limit, s.window }
+
+// rate counts one call of path's rate-limit group and sets the
+// x-ratelimit-* headers on h; false (with Retry-After) when the group's
+// window is spent.
+func (s *Server) rate(h http.Header, path string) bool {
+	if s.limit <= 0 {
+		return true
+	}
+	now := s.now()
+	group := erp.RateGroup(path)
+	s.rateMu.Lock()
+	win := s.windows[group]
+	if win == nil || !now.Before(win.start.Add(s.window)) {
+		win = &rateWindow{start: now}
+		s.windows[group] = win
+	}
+	win.calls++
+	calls, reset := win.calls, win.start.Add(s.window).Sub(now)
+	s.rateMu.Unlock()
+	secs := strconv.Itoa(max(1, int(math.Ceil(reset.Seconds()))))
+	h.Set("x-ratelimit-limit", strconv.Itoa(s.limit))
+	h.Set("x-ratelimit-remaining", strconv.Itoa(max(0, s.limit-calls)))
+	h.Set("x-ratelimit-reset", secs)
+	if calls > s.limit {
+		h.Set("Retry-After", secs)
+		return false
+	}
+	return true
 }
 
 // takeFault returns the status the next call must fail with, or 0.
