@@ -269,6 +269,7 @@ func TestOperations(t *testing.T) {
 	want := []Operation{
 		{"GET", "/admin/", false},
 		{"POST", "/admin/cache/flush", false},
+		{"POST", "/admin/erp/resume", false},
 		{"GET", "/admin/pushers", false},
 		{"GET", "/admin/pushers/{name}/dead-letters", false},
 		{"POST", "/admin/pushers/{name}/replay", false},

@@ -150,6 +150,11 @@ type Health struct {
 	Checks map[string]string `json:"checks,omitempty"` // part -> "ok" or what fails
 }
 
+// Resumed is the answer of POST /admin/erp/resume.
+type Resumed struct {
+	Resumed bool `json:"resumed"` // the pauses Extend asked for are lifted
+}
+
 // Flushed is the answer of POST /admin/cache/flush.
 type Flushed struct {
 	Flushed int `json:"flushed"` // cache keys or entries removed

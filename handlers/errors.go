@@ -63,6 +63,7 @@ var errorTable = []statusError{
 	{webhook.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "the delivery cannot be recorded now; try again shortly"},
 	{pushers.ErrUnknown, http.StatusNotFound, codeNotFound, "no such pusher"},
 	{errPushersUnavailable, http.StatusServiceUnavailable, codeUnavailable, "the pushers' state is unavailable; try again shortly"},
+	{errResumeUnavailable, http.StatusServiceUnavailable, codeUnavailable, "the pauses cannot be lifted now (Redis); try again shortly"},
 	{pull.ErrSchema, http.StatusBadGateway, codeBadGateway, "the ERP answered something unusable"},
 	{erp.ErrBadResponse, http.StatusBadGateway, codeBadGateway, "the ERP answered something unusable"},
 	{erp.ErrValidation, http.StatusBadGateway, codeBadGateway, "the ERP answered something unusable"},

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -39,6 +41,20 @@ func (h *handler) readyz(c echo.Context) error {
 
 // flush answers POST /admin/cache/flush: one customer's answers with
 // customer_no, else every answer and record of the gateway.
+// errResumeUnavailable: the pauses, kept in Redis, cannot be lifted now.
+var errResumeUnavailable = errors.New("handlers: erp pauses unavailable")
+
+// resumeERP answers POST /admin/erp/resume: it lifts the pauses Extend
+// asked for, on every replica.
+func (h *handler) resumeERP(c echo.Context) error {
+	if h.d.Pauses != nil {
+		if err := h.d.Pauses.Resume(c.Request().Context()); err != nil {
+			return fmt.Errorf("%w: %w", errResumeUnavailable, err)
+		}
+	}
+	return c.JSON(http.StatusOK, api.Resumed{Resumed: true})
+}
+
 func (h *handler) flush(c echo.Context) error {
 	q := c.QueryParams()
 	ctx := c.Request().Context()

@@ -30,6 +30,15 @@ type Puller interface {
 	FlushAll(ctx context.Context) (int, error)
 }
 
+// ERPPauses lifts and shows the pauses Extend Commerce asked for;
+// *erpguard.Guard has it.
+type ERPPauses interface {
+	// Resume lifts every pause, on every replica.
+	Resume(ctx context.Context) error
+	// Paused returns how long each paused rate-limit group stays paused.
+	Paused(ctx context.Context) map[string]time.Duration
+}
+
 // Breaker is the ERP's circuit breaker (*erpguard.Guard), the gateway's one
 // notion of the ERP being down: Open reports whether every recent call
 // failed and the ERP is left alone until a probe gets through.
@@ -65,6 +74,9 @@ type Deps struct {
 	// KeyLimit limits, per API key, the requests that are not cache hits
 	// (RateLimit); nil: no limit.
 	KeyLimit KeyLimiter
+	// Pauses lifts and shows the pauses Extend asked for (the guard's);
+	// nil: POST /admin/erp/resume has nothing to lift.
+	Pauses ERPPauses
 	// Documents limits the downloads of GET /v1/documents/{token}
 	// (DocumentLimit).
 	Documents DocumentLimitConfig
@@ -163,6 +175,7 @@ func New(d Deps) *echo.Echo {
 	}
 	admin := chain(throttle, BearerToken(d.AdminToken))
 	e.POST("/admin/cache/flush", h.flush, admin)
+	e.POST("/admin/erp/resume", h.resumeERP, admin)
 	get("/admin/", h.status, admin)
 	get("/admin/pushers", h.listPushers, admin)
 	e.POST("/admin/pushers/:name/replay", h.replayPusher, admin)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,6 +25,16 @@ type StatusSources struct {
 	Pushers func(ctx context.Context) []PusherStatus
 	// Errors holds the latest error-level log records.
 	Errors *ErrorLog
+	// ERPCalls reports the ERP calls sent and refused by class since
+	// start, this replica's (the guard's).
+	ERPCalls func() []ClassCalls
+}
+
+// ClassCalls are the ERP calls of one class (erp.Class's name) that the
+// guard sent and refused.
+type ClassCalls struct {
+	Class         string
+	Sent, Refused int64
 }
 
 // PusherStatus is one pusher's line on the status page.
@@ -42,12 +54,21 @@ var statusPage = template.Must(template.New("status").Parse(statusHTML))
 
 // statusView is what status.html renders.
 type statusView struct {
-	Now     time.Time
-	ERP     string // "": not known; "ok" or "down"
-	Redis   string // "": not configured; "ok" or "down"
-	Cache   *cacheView
-	Pushers []PusherStatus
-	Errors  []LoggedError
+	Now         time.Time
+	ERP         string // "": not known; "ok" or "down"
+	Redis       string // "": not configured; "ok" or "down"
+	Cache       *cacheView
+	Pushers     []PusherStatus
+	Errors      []LoggedError
+	Paused      []pausedGroup // nil: none, or no guard
+	PausesKnown bool
+	ERPCalls    []ClassCalls
+}
+
+// pausedGroup is an Extend rate-limit group paused at Extend's request.
+type pausedGroup struct {
+	Group string
+	Left  string
 }
 
 type cacheView struct {
@@ -78,6 +99,16 @@ func (h *handler) status(c echo.Context) error {
 	}
 	if src.Pushers != nil {
 		v.Pushers = src.Pushers(ctx)
+	}
+	if h.d.Pauses != nil {
+		v.PausesKnown = true
+		for g, d := range h.d.Pauses.Paused(ctx) {
+			v.Paused = append(v.Paused, pausedGroup{Group: g, Left: d.Round(time.Second).String()})
+		}
+		slices.SortFunc(v.Paused, func(a, b pausedGroup) int { return strings.Compare(a.Group, b.Group) })
+	}
+	if src.ERPCalls != nil {
+		v.ERPCalls = src.ERPCalls()
 	}
 	if src.Errors != nil {
 		v.Errors = src.Errors.Recent()

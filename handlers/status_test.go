@@ -20,6 +20,38 @@ import (
 	"github.com/vendre-extend/gateway/handlers"
 )
 
+// pauses is a guard's pauses: Resume lifts them.
+type pauses struct{ groups map[string]time.Duration }
+
+func (p *pauses) Resume(context.Context) error { p.groups = nil; return nil }
+
+func (p *pauses) Paused(context.Context) map[string]time.Duration { return p.groups }
+
+// TestResumeERP: the operator lifts Extend's pauses with the admin token.
+func TestResumeERP(t *testing.T) {
+	ev := newEnv(t)
+	p := &pauses{groups: map[string]time.Duration{"sales": time.Minute}}
+	e := handlers.New(handlers.Deps{Pull: ev.svc, APIKeys: []string{testKey}, AdminToken: testAdmin, Pauses: p})
+	for _, auth := range []string{"", "Bearer nope", "Bearer " + testKey} {
+		req := httptest.NewRequest(http.MethodPost, "/admin/erp/resume", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized || p.groups == nil {
+			t.Errorf("resume with %q = %d (pauses %v), want 401 and the pause kept", auth, rec.Code, p.groups)
+		}
+	}
+	req := httptest.NewRequest(http.MethodPost, "/admin/erp/resume", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"resumed":true}` || p.groups != nil {
+		t.Errorf("resume = %d %s (pauses %v), want 200 {\"resumed\":true} and none left", rec.Code, rec.Body, p.groups)
+	}
+}
+
 // statusEnv is a gateway whose admin status page has every source: the
 // cache's counters, the ERP's circuit, two pushers and an error log holding
 // one 5xx and one error with HTML in it.
@@ -43,7 +75,11 @@ func statusEnv(t *testing.T) (*env, *echo.Echo) {
 				}
 			},
 			Errors: errs,
+			ERPCalls: func() []handlers.ClassCalls {
+				return []handlers.ClassCalls{{Class: "interactive", Sent: 40}, {Class: "background", Sent: 9, Refused: 7}}
+			},
 		},
+		Pauses: &pauses{groups: map[string]time.Duration{"sales": 4 * time.Minute}},
 	})
 	// A miss, a hit and a stale serve, for the cache figures.
 	for _, d := range []time.Duration{0, 0, 2 * time.Minute} {
@@ -85,6 +121,8 @@ func TestStatusPage(t *testing.T) {
 			body := rec.Body.String()
 			for _, want := range []string{
 				`id="erp"`, "reachable", "circuit closed",
+				`<span class="warn">sales</span> paused 4m0s more`, "gateway erp resume",
+				`background: 9 / <span class="warn">7</span>`,
 				`id="cache"`, "33.3 %", // 1 hit of 3
 				`id="pushers"`, "stock", "orders", `<span class="bad">2</span>`,
 				`id="errors"`, "request failed", "status=502", "trace_id=4bf92f3577b34da6a3ce929d0e0e4736",

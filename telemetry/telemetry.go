@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -39,6 +40,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vendre-extend/gateway/erp"
 )
 
 // ScopeName is the instrumentation scope of the gateway's own spans and
@@ -73,7 +76,25 @@ type Options struct {
 	// gateway_pusher_backlog and gateway_pusher_dead_letters; nil leaves
 	// them out. It is called at each scrape: it must be quick.
 	Pushers func() []PusherStat
+	// ERPPaused reports how long each Extend rate-limit group stays
+	// paused at Extend's request, for gateway_erp_paused_seconds{group};
+	// nil leaves it out. It is called at each scrape: it must be quick.
+	ERPPaused func(ctx context.Context) map[string]time.Duration
+	// ERPBudget reports the ERP calls the guard sent and refused by
+	// class since start, for gateway_erp_budget_calls_total{class,
+	// decision}; nil leaves it out.
+	ERPBudget func() []BudgetStat
 }
+
+// BudgetStat is one class's ERP calls at a scrape.
+type BudgetStat struct {
+	Class         string // the class label: interactive, refresh, background
+	Sent, Refused int64
+}
+
+// pauseGroups are the group label's values of gateway_erp_paused_seconds:
+// Extend's rate-limit groups as erp.RateGroup names them.
+var pauseGroups = []string{erp.RateGroupSales, erp.RateGroupProducts, erp.RateGroupOther}
 
 // PusherStat is one pusher's figures at a scrape.
 type PusherStat struct {
@@ -206,7 +227,31 @@ func (t *Telemetry) instruments(o Options) error {
 	if err != nil {
 		return err
 	}
-	t.callbackRe, err = t.meter.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
+	paused, err := t.meter.Float64ObservableGauge("gateway.erp.paused",
+		metric.WithUnit("s"),
+		metric.WithDescription("Seconds left of the pause Extend asked for (429, Retry-After), by rate-limit group; 0 when not paused."))
+	if err != nil {
+		return err
+	}
+	budget, err := t.meter.Int64ObservableCounter("gateway.erp.budget.calls",
+		metric.WithUnit("{call}"),
+		metric.WithDescription("ERP calls the budget sent or refused, by class (interactive, refresh, background) and decision."))
+	if err != nil {
+		return err
+	}
+	t.callbackRe, err = t.meter.RegisterCallback(func(ctx context.Context, ob metric.Observer) error {
+		if o.ERPPaused != nil {
+			p := o.ERPPaused(ctx)
+			for _, g := range pauseGroups {
+				ob.ObserveFloat64(paused, p[g].Seconds(), metric.WithAttributeSet(attribute.NewSet(attribute.String("group", g))))
+			}
+		}
+		if o.ERPBudget != nil {
+			for _, b := range o.ERPBudget() {
+				ob.ObserveInt64(budget, b.Sent, metric.WithAttributeSet(attribute.NewSet(attribute.String("class", b.Class), attribute.String("decision", "sent"))))
+				ob.ObserveInt64(budget, b.Refused, metric.WithAttributeSet(attribute.NewSet(attribute.String("class", b.Class), attribute.String("decision", "refused"))))
+			}
+		}
 		if o.CircuitOpen != nil {
 			var v int64
 			if o.CircuitOpen() {
@@ -229,7 +274,7 @@ func (t *Telemetry) instruments(o Options) error {
 			}
 		}
 		return nil
-	}, circuit, redisDown, backlog, dead)
+	}, circuit, redisDown, backlog, dead, paused, budget)
 	return err
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -167,6 +168,25 @@ func flush(ctx context.Context, args []string, getenv func(string) string, stdou
 		path += "?customer_no=" + url.QueryEscape(*customer)
 	}
 	return adminCall(ctx, "flush", http.MethodPost, *base, path, *token, stdout)
+}
+
+// erpCmd is `gateway erp resume`: it lifts, through the running
+// gateway's admin API, the pauses Extend asked for, on every replica.
+func erpCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("erp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", "http://localhost:8080", "the running gateway")
+	token := fs.String("admin-token", getenv("ADMIN_TOKEN"), "admin token ($ADMIN_TOKEN)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if rest := fs.Args(); len(rest) != 1 || rest[0] != "resume" {
+		return errors.New("erp: usage: gateway erp [-url U] resume")
+	}
+	if *token == "" {
+		return errors.New("erp: ADMIN_TOKEN is required")
+	}
+	return adminCall(ctx, "erp resume", http.MethodPost, *base, "/admin/erp/resume", *token, stdout)
 }
 
 // adminCall sends one request to a running gateway's admin API with the

@@ -7,9 +7,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/erpguard"
 	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/ratelimit"
+	"github.com/vendre-extend/gateway/telemetry"
 )
 
 // newGuard returns the ERP's guard (erpguard) around hc's transport, and
@@ -72,4 +74,29 @@ func rateLimiter(l *ratelimit.Local) handlers.RateLimiter {
 		return nil
 	}
 	return l
+}
+
+// classes are the call classes in the order the guard counts them.
+var classes = []erp.Class{erp.Interactive, erp.Refresh, erp.Background}
+
+// budgetStats are the guard's calls by class, for the metrics (none
+// before the guard exists).
+func budgetStats(g *erpguard.Guard) []telemetry.BudgetStat {
+	if g == nil {
+		return nil
+	}
+	out := make([]telemetry.BudgetStat, len(classes))
+	for i, c := range classes {
+		out[i] = telemetry.BudgetStat{Class: c.String(), Sent: g.Stats().SentBy[c].Load(), Refused: g.Stats().RefusedBy[c].Load()}
+	}
+	return out
+}
+
+// classCalls are the same figures for the status page.
+func classCalls(g *erpguard.Guard) []handlers.ClassCalls {
+	var out []handlers.ClassCalls
+	for _, b := range budgetStats(g) {
+		out = append(out, handlers.ClassCalls{Class: b.Class, Sent: b.Sent, Refused: b.Refused})
+	}
+	return out
 }

@@ -77,8 +77,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return pushersCmd(ctx, args, getenv, stdout, stderr)
 	case "retailcrm":
 		return retailcrmCmd(ctx, args, getenv, stdout, stderr)
+	case "erp":
+		return erpCmd(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("gateway: unknown command %q (want serve, probe, flush, pushers or retailcrm)", cmd)
+	return fmt.Errorf("gateway: unknown command %q (want serve, probe, flush, pushers, retailcrm or erp)", cmd)
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
@@ -122,6 +124,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 	gauges := telemetry.Options{
 		CircuitOpen: func() bool { return guard != nil && guard.Open() },
 		Pushers:     pusherStats(pusherState),
+		ERPPaused: func(ctx context.Context) map[string]time.Duration {
+			if guard == nil {
+				return nil
+			}
+			return guard.Paused(ctx)
+		},
+		ERPBudget: func() []telemetry.BudgetStat { return budgetStats(guard) },
 	}
 	if cfg.RedisURL != "" {
 		gauges.RedisDown = func() bool { return engine != nil && engine.RedisDown() }
@@ -181,9 +190,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 		redisHealth = engine
 	}
 
-	// The ERP's guard: circuit breaker, rate limit per Extend group
-	// (shared through Redis), bulkhead; only EXTEND_BASE_URL's host. Its
-	// circuit is the gateway's one notion of the ERP being down.
+	// The ERP's guard: circuit breaker, the budget per Extend group by
+	// class and fair share (shared through Redis), bulkhead; only
+	// EXTEND_BASE_URL's host. Its circuit is the gateway's one notion of
+	// the ERP being down.
 	guard, erpHTTP := newGuard(cfg, shared, log, erpHTTPClient(tel)) // guard outside, telemetry inside: only real calls are measured
 	client, err := erp.New(erp.Config{
 		BaseURL:      cfg.ExtendBaseURL,
@@ -230,7 +240,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 		Location: cfg.Location, Logger: log,
 		Extended: svc,
 		Metrics:  publicMetrics(cfg, tel.MetricsHandler()), MeterProvider: tel.MeterProvider(),
-		Status: handlers.StatusSources{CacheStats: engine.Stats, Errors: errLog, Pushers: pusherLines(pusherState)},
+		Status: handlers.StatusSources{CacheStats: engine.Stats, Errors: errLog, Pushers: pusherLines(pusherState),
+			ERPCalls: func() []handlers.ClassCalls { return classCalls(guard) }},
+		Pauses: guard,
 
 		AuthThrottle:   handlers.NewAuthThrottle(cfg.AuthFailureLimit, log),
 		TrustedProxies: cfg.TrustedProxyNets,
