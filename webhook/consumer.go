@@ -368,6 +368,9 @@ func (c *Consumer) apply(ctx context.Context, nt Notification) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.Budget)
 	defer cancel()
+	// Somebody is served already; the answers get fresher: the ERP's
+	// budget goes to callers who wait first.
+	ctx = erp.WithClass(ctx, erp.Refresh)
 	if nt.Action == "OrderPicked" && c.o.Picks != nil && d.OrderNumber != "" {
 		if err := c.o.Picks.OrderPicked(ctx, d.OrderNumber); err != nil {
 			return OutcomeRetry, err

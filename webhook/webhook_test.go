@@ -132,15 +132,19 @@ type refresher struct {
 	stock      map[string]int
 	customers  map[string]int
 	failOrders map[string]bool
+	refreshes  int // order refreshes asked with the Refresh class
 }
 
 func newRefresher() *refresher {
 	return &refresher{orders: map[string]int{}, invoices: map[string]int{}, stock: map[string]int{}, customers: map[string]int{}, failOrders: map[string]bool{}}
 }
 
-func (r *refresher) OrderChanged(_ context.Context, n string) error {
+func (r *refresher) OrderChanged(ctx context.Context, n string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if erp.ClassOf(ctx) == erp.Refresh {
+		r.refreshes++
+	}
 	if n == "404" {
 		return fmt.Errorf("pull: %w", erp.ErrNotFound)
 	}
@@ -238,6 +242,11 @@ func TestConsumerAppliesOnce(t *testing.T) {
 		st, err := c.Status(ctx)
 		return err == nil && st.Backlog == 0 && st.DeadLetters == 1
 	})
+	ref.mu.Lock()
+	if ref.refreshes == 0 {
+		t.Error("order refreshes were not marked erp.Refresh: they would spend the budget of callers who wait")
+	}
+	ref.mu.Unlock()
 	if n := ref.count(ref.orders, "1001"); n != 1 {
 		t.Errorf("order 1001 refreshed %d times, want 1", n)
 	}

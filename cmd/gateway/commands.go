@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vendre-extend/gateway/doclink"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/mapping"
@@ -48,7 +50,21 @@ func probe(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		defer stop()
 	}
-	client, err := erp.New(erp.Config{BaseURL: cfg.ExtendBaseURL, ClientID: cfg.ExtendClientID, ClientSecret: cfg.ExtendClientSecret})
+	// The probe spends the ERP's budget as background work: through the
+	// guard, shared through Redis when configured, after customers.
+	var rdb redis.UniversalClient
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("config: REDIS_URL: %v", errors.Unwrap(err))
+		}
+		c := redis.NewClient(opts)
+		defer c.Close()
+		rdb = c
+	}
+	_, hc := newGuard(cfg, rdb, log, erp.NewHTTPClient())
+	ctx = erp.WithClass(ctx, erp.Background)
+	client, err := erp.New(erp.Config{BaseURL: cfg.ExtendBaseURL, ClientID: cfg.ExtendClientID, ClientSecret: cfg.ExtendClientSecret, HTTPClient: hc})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vendre-extend/gateway/erp"
+	"github.com/vendre-extend/gateway/erpguard"
 	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/pushers"
 	"github.com/vendre-extend/gateway/pushers/orders"
@@ -60,6 +61,11 @@ type PushConfig struct {
 	XSaleCreatedFrom    string        `env:"XSALE_CREATED_FROM" help:"import only xSale orders created on or after this date, YYYY-MM-DD (unset: any date)"`
 	XSaleChannels       []string      `env:"XSALE_CHANNELS" help:"comma list of xSale sales channel ids to import from (unset: every channel)"`
 }
+
+// backgroundBudget bounds one ERP call of a pusher: the longest wait for
+// the ERP's budget that the guard grants background work (customers come
+// first), and a margin for the call itself.
+const backgroundBudget = erpguard.DefaultBackgroundWait + 5*time.Second
 
 // queuePrefix is the Redis prefix of durable work (webhook stream,
 // pushers' state), apart from the cache's "gw:" so that a cache flush never
@@ -247,7 +253,7 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 		}
 		sp := stock.New(rdb, client, sinks, stock.Config{
 			Prefix: queuePrefix, SweepEvery: p.StockSweepEvery, Warehouses: p.StockWarehouses,
-			Budget: max(cfg.ExtendTimeout, 5*time.Second), Logger: log.With("pusher", "stock"),
+			Budget: backgroundBudget, Logger: log.With("pusher", "stock"),
 			DeadLetterRetention: p.DeadLetterRetention,
 		})
 		balances = sp

@@ -399,6 +399,7 @@ func (p *Pusher) Status(ctx context.Context) (pushers.Status, error) {
 // Run pushes until ctx ends; it returns nil then. It holds the lease while
 // it works and waits in standby while another replica does.
 func (p *Pusher) Run(ctx context.Context) error {
+	ctx = erp.WithClass(ctx, erp.Background) // nobody waits on a sweep
 	var tok int64
 	defer func() {
 		p.state.Store(pushers.StateOff)
