@@ -1,7 +1,7 @@
 # The gateway's tasks. `make test` is the one test command (README, CI).
 GO ?= go
 
-.PHONY: run test vet fmt bench fuzz build docker e2e lint vulncheck faults
+.PHONY: run test vet fmt bench fuzz build docker e2e lint vulncheck faults budget
 
 run: ## the gateway in demo mode
 	$(GO) run ./cmd/gateway
@@ -38,6 +38,9 @@ vulncheck: ## govulncheck: needs its vulnerability database (vuln.go.dev), so fo
 
 faults: ## the fault suite: real gateway, Redis and ERP double under load; FAULTS_SECONDS per scenario (default 60)
 	$(GO) run ./faults -out bench/results/faults.md
+
+budget: ## the ERP budget under background load: Extend's 300/1m, default settings, a 10,000-article sweep and 200 order imports
+	$(GO) run ./faults budget -out bench/results/budget.md
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/gateway ./cmd/gateway

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,9 @@ type double struct {
 	inWindow map[string]int   // calls per group in the current window
 	worst    map[string]int   // most calls of a group in any window
 	over     map[string]int64 // calls over Extend's limit (answered 429)
+	products int              // synthetic articles (synthetic)
+	latency  atomic.Int64     // time.Duration the synthetic answers take too
+	byGroup  map[string]int64 // calls per rate-limit group
 }
 
 // runDouble serves the double until killed: `faults erp -addr -admin`.
@@ -39,6 +43,7 @@ func runDouble(args []string) error {
 	admin := fs.String("admin", "127.0.0.1:0", "admin address")
 	customers := fs.Int("customers", 1000, "generated customers")
 	limit := fs.String("limit", "600/1s", "Extend's limit per rate-limit group")
+	products := fs.Int("products", 0, "synthetic articles GEN-00001… in ProductAvailability (a stock sweep's volume)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,8 +52,10 @@ func runDouble(args []string) error {
 		return err
 	}
 	d := &double{
-		sim:   extendsim.New(extendsim.Options{Customers: *customers, Seed: 7}),
+		// The double enforces Extend's limit itself (below), not the sim.
+		sim:   extendsim.New(extendsim.Options{Customers: *customers, Seed: 7, Limit: -1}),
 		limit: l, inWindow: map[string]int{}, worst: map[string]int{}, over: map[string]int64{},
+		products: *products, byGroup: map[string]int64{},
 	}
 	lnAPI, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -77,6 +84,7 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		clear(d.inWindow)
 	}
 	d.inWindow[group]++
+	d.byGroup[group]++
 	n := d.inWindow[group]
 	d.worst[group] = max(d.worst[group], n)
 	over := d.limit.Enabled() && n > d.limit.N
@@ -94,15 +102,68 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"ErrorType":"Throttling","Message":"rate limit exceeded"}`))
 		return
 	}
+	if d.products > 0 && r.URL.Path == "/ProductAvailability" && d.synthetic(w, r, time.Duration(d.latency.Load())) {
+		return
+	}
 	d.sim.ServeHTTP(w, r)
+}
+
+// synthetic answers GET /ProductAvailability from the synthetic articles:
+// a sweep (no productNumbers) lists them all, a look-up of GEN- articles
+// finds them; anything else is the sim's (false).
+func (d *double) synthetic(w http.ResponseWriter, r *http.Request, latency time.Duration) bool {
+	q := r.URL.Query()
+	var want []string
+	if s := q.Get("productNumbers"); s != "" {
+		want = strings.Split(s, ",")
+		for _, p := range want {
+			if !strings.HasPrefix(p, "GEN-") {
+				return false
+			}
+		}
+	}
+	time.Sleep(latency)
+	page, _ := strconv.Atoi(q.Get("page"))
+	size, _ := strconv.Atoi(q.Get("pageSize"))
+	page, size = max(page, 1), min(max(size, 1), 100)
+	row := func(i int) erp.Availability {
+		return erp.Availability{ProductNumber: fmt.Sprintf("GEN-%05d", i), Warehouse: extendsim.WarehouseMain,
+			AvailableBalance: erp.Number(i % 250), ChangedAt: "2026-11-01T08:00:00Z"}
+	}
+	var rows []erp.Availability
+	if want == nil {
+		for i := (page-1)*size + 1; i <= min(page*size, d.products); i++ {
+			rows = append(rows, row(i))
+		}
+		writeJSONPage(w, rows, page, size, d.products)
+		return true
+	}
+	for _, p := range want {
+		if i, err := strconv.Atoi(strings.TrimPrefix(p, "GEN-")); err == nil && i >= 1 && i <= d.products {
+			rows = append(rows, row(i))
+		}
+	}
+	total := len(rows)
+	rows = rows[min(len(rows), (page-1)*size):min(len(rows), page*size)]
+	writeJSONPage(w, rows, page, size, total)
+	return true
+}
+
+func writeJSONPage(w http.ResponseWriter, rows []erp.Availability, page, size, total int) {
+	if rows == nil {
+		rows = []erp.Availability{}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(erp.Page[erp.Availability]{Items: rows, Page: page, PageSize: size, TotalCount: total})
 }
 
 // doubleStats is what GET /stats answers.
 type doubleStats struct {
-	Calls int64            `json:"calls"`
-	Worst map[string]int   `json:"worst_per_window"`
-	Over  map[string]int64 `json:"over_limit"`
-	Limit string           `json:"limit"`
+	Calls  int64            `json:"calls"`
+	Worst  map[string]int   `json:"worst_per_window"`
+	Over   map[string]int64 `json:"over_limit"`
+	Limit  string           `json:"limit"`
+	Groups map[string]int64 `json:"calls_per_group"`
 }
 
 // adminMux: POST /fault?down=1&latency=2s&status=503&garbage=0.1,
@@ -121,6 +182,7 @@ func (d *double) adminMux() http.Handler {
 				return
 			}
 			d.sim.SetLatency(lat)
+			d.latency.Store(int64(lat))
 		}
 		if s := q.Get("status"); s != "" {
 			st, _ := strconv.Atoi(s)
@@ -139,11 +201,12 @@ func (d *double) adminMux() http.Handler {
 	})
 	mux.HandleFunc("POST /reset", func(http.ResponseWriter, *http.Request) {
 		d.down.Store(false)
+		d.latency.Store(0)
 		d.sim.ResetFaults()
 	})
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		d.mu.Lock()
-		s := doubleStats{Calls: d.calls.Load(), Worst: clone(d.worst), Over: clone(d.over), Limit: d.limit.String()}
+		s := doubleStats{Calls: d.calls.Load(), Worst: clone(d.worst), Over: clone(d.over), Limit: d.limit.String(), Groups: clone(d.byGroup)}
 		d.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(s)
 	})
@@ -152,6 +215,7 @@ func (d *double) adminMux() http.Handler {
 		d.calls.Store(0)
 		clear(d.worst)
 		clear(d.over)
+		clear(d.byGroup)
 		d.mu.Unlock()
 	})
 	mux.HandleFunc("GET /customers", func(w http.ResponseWriter, _ *http.Request) {

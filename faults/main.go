@@ -31,9 +31,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "erp" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "erp":
 		err = runDouble(os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "budget":
+		err = runBudget(ctx, os.Args[2:])
+	default:
 		err = runSuite(ctx, os.Args[1:])
 	}
 	stop()
@@ -51,6 +54,12 @@ type options struct {
 	erpLimit  string // Extend's limit per group, enforced by the double; the gateway's EXTEND_RATE_LIMIT
 	only      map[string]bool
 	out       string // also write the table here
+	// For the budget scenario (budget.go): the gateway runs with its
+	// default budget (no EXTEND_RATE_LIMIT), the double holds products
+	// synthetic articles, and env is added to the replicas'.
+	defaultBudget bool
+	products      int
+	env           []string
 }
 
 func runSuite(ctx context.Context, args []string) error {
