@@ -83,7 +83,11 @@ func TestOrdersExactlyOnce(t *testing.T) {
 		n, kills = 500, 2
 	}
 	redisURL, _ := startRedis(t)
-	sim := extendsim.New(extendsim.Options{Customers: -1})
+	// The simulated ERP plays an Extend with a larger agreement than the
+	// standard 300 a minute, so that hundreds of imports finish within the
+	// test; a merchant with such an agreement sets EXTEND_RATE_LIMIT to
+	// it, as below.
+	sim := extendsim.New(extendsim.Options{Customers: -1, Limit: 100000, Window: time.Minute})
 	sim.SetCreateFaults(extendsim.CreateFaults{Rate: 0.2, After: 0.5, Hang: 0.5, Seed: 11})
 	erpSrv := httptest.NewServer(sim)
 	defer erpSrv.Close()
@@ -96,7 +100,7 @@ func TestOrdersExactlyOnce(t *testing.T) {
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "EXTEND_TIMEOUT": "1s",
 		"REDIS_URL": redisURL, "VENDRE_API_KEYS": apiKey, "ADMIN_TOKEN": adminToken,
 		"DOCUMENT_SECRET":   documentSecret,
-		"EXTEND_RATE_LIMIT": "100000/1m", "ERP_MAX_CONCURRENCY": "64", "LOG_LEVEL": "warn",
+		"EXTEND_RATE_LIMIT": "100000/1m", "LOG_LEVEL": "warn",
 		"ORDER_SOURCES": "vendre-webhook,xsale", "VENDRE_WEBHOOK_TOKEN": vendreToken,
 		"XSALE_URL": xsSrv.URL, "XSALE_ORGANIZATION": xsalesim.Org, "XSALE_TOKEN_URL": xsSrv.URL + "/oauth/token",
 		"XSALE_CLIENT_ID": xsalesim.ClientID, "XSALE_CLIENT_SECRET": xsalesim.ClientSecret,

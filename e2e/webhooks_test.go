@@ -89,7 +89,11 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	}
 	distinct := deliveries * 9 / 10
 	redisURL, rdb := startRedis(t)
-	sim := extendsim.New(extendsim.Options{Customers: 250})
+	// The simulated ERP plays an Extend with a larger agreement than the
+	// standard 300 a minute, so that thousands of refreshes finish within
+	// the test; a merchant with such an agreement sets EXTEND_RATE_LIMIT to
+	// it, as below.
+	sim := extendsim.New(extendsim.Options{Customers: 250, Limit: 100000, Window: time.Minute})
 	counter := &fetchCounter{h: sim, n: map[string]int{}}
 	erpSrv := httptest.NewServer(counter)
 	defer erpSrv.Close()
@@ -106,7 +110,7 @@ func TestWebhooksSurviveKill(t *testing.T) {
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "EXTEND_TIMEOUT": "2s",
 		"REDIS_URL": redisURL, "VENDRE_API_KEYS": apiKey, "EXTEND_WEBHOOK_SECRET": "old-webhook-secret-0123," + webhookSecret,
 		"DOCUMENT_SECRET":   documentSecret,
-		"EXTEND_RATE_LIMIT": "100000/1m", "ERP_MAX_CONCURRENCY": "64", "LOG_LEVEL": "warn",
+		"EXTEND_RATE_LIMIT": "100000/1m", "LOG_LEVEL": "warn",
 	})
 	g.start()
 
