@@ -19,8 +19,9 @@
 //     most MaxPause, until then or until Resume;
 //  4. the bulkhead: at most MaxConcurrent calls in flight per replica, of
 //     which refresh and background may hold half; an interactive call
-//     waits at most QueueWait for a free slot, and at most MaxConcurrent
-//     calls wait at once: never an unbounded queue.
+//     waits at most QueueWait for a free slot (never past its deadline),
+//     and at most QueueLength calls wait at once: never an unbounded
+//     queue.
 //
 // An interactive call waits for budget at most LimitWait; refresh and
 // background calls, for whom nobody waits, up to BackgroundWait. None
@@ -69,11 +70,15 @@ var (
 // Defaults of Config.
 const (
 	DefaultMaxConcurrent = 32
-	DefaultQueueWait     = 100 * time.Millisecond
-	DefaultLimitWait     = time.Second
-	DefaultFailures      = 5
-	DefaultOpenFor       = 5 * time.Second
-	DefaultKeyPrefix     = "gw:erpguard:"
+	DefaultQueueWait     = time.Second
+	// DefaultQueueLength is how many calls may wait for a slot, per slot
+	// of MaxConcurrent: a burst of customers opening My Account at once
+	// (20 of them fan out to some 500 record reads) waits its turn.
+	DefaultQueueLength = 16
+	DefaultLimitWait   = time.Second
+	DefaultFailures    = 5
+	DefaultOpenFor     = 5 * time.Second
+	DefaultKeyPrefix   = "gw:erpguard:"
 	// DefaultBackgroundWait is the longest a refresh or background call
 	// waits for budget.
 	DefaultBackgroundWait = 30 * time.Second
@@ -127,9 +132,12 @@ type Config struct {
 	// MaxConcurrent bounds the calls in flight (ERP_MAX_CONCURRENCY);
 	// DefaultMaxConcurrent.
 	MaxConcurrent int
-	// QueueWait is the longest a call waits for a free slot;
-	// DefaultQueueWait.
+	// QueueWait is the longest an interactive call waits for a free slot
+	// (never past its deadline); DefaultQueueWait.
 	QueueWait time.Duration
+	// QueueLength is the most calls waiting for a slot at once;
+	// DefaultQueueLength times MaxConcurrent.
+	QueueLength int
 	// Failures is the run of consecutive failures that opens the circuit;
 	// DefaultFailures.
 	Failures int
@@ -184,6 +192,9 @@ func New(next http.RoundTripper, cfg Config) *Guard {
 	}
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = DefaultQueueWait
+	}
+	if cfg.QueueLength <= 0 {
+		cfg.QueueLength = DefaultQueueLength * cfg.MaxConcurrent
 	}
 	if cfg.Failures <= 0 {
 		cfg.Failures = DefaultFailures
@@ -384,13 +395,13 @@ func (g *Guard) waitBudget(ctx context.Context, group string, class erp.Class, k
 }
 
 // acquire takes a slot of the bulkhead: at once when one is free, else
-// after waiting behind at most MaxConcurrent others, an interactive call
+// after waiting behind at most QueueLength others, an interactive call
 // at most QueueWait, the others until deadline. Refresh and background
 // calls also take one of their own slots first (half of the bulkhead),
 // so that callers who wait always find one free.
 func (g *Guard) acquire(ctx context.Context, class erp.Class, deadline time.Time) (release func(), ok bool) {
-	if class == erp.Interactive {
-		deadline = g.now().Add(g.cfg.QueueWait)
+	if q := g.now().Add(g.cfg.QueueWait); class == erp.Interactive && q.Before(deadline) {
+		deadline = q
 	}
 	if class != erp.Interactive {
 		if !g.take(ctx, g.low, deadline) {
@@ -412,14 +423,14 @@ func (g *Guard) acquire(ctx context.Context, class erp.Class, deadline time.Time
 }
 
 // take takes a slot of sem, waiting until deadline behind at most
-// MaxConcurrent others.
+// QueueLength others.
 func (g *Guard) take(ctx context.Context, sem chan struct{}, deadline time.Time) bool {
 	select {
 	case sem <- struct{}{}:
 		return true
 	default:
 	}
-	if g.waiting.Add(1) > int64(g.cfg.MaxConcurrent) {
+	if g.waiting.Add(1) > int64(g.cfg.QueueLength) {
 		g.waiting.Add(-1)
 		return false
 	}
