@@ -121,14 +121,16 @@ CONF
 nginx -p "$work" -c "$work/nginx.conf" -g 'user root;' 2>/dev/null || nginx -p "$work" -c "$work/nginx.conf"
 wait_port "$NGINX"
 
-# wrk_run NAME URL: prints "req/s p99_ms".
+# wrk_run NAME URL: prints "req/s p99_ms non2xx".
 wrk_run() {
 	PATHS="$work/paths.txt" API_KEY=$KEY wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
 		-s bench/paths.lua "$2" >"$work/wrk-$1.txt"
 	local rps p99
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk-$1.txt")
 	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$work/wrk-$1.txt")
-	echo "$rps $p99"
+	local bad
+	bad=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$work/wrk-$1.txt")
+	echo "$rps $p99 ${bad:-0}"
 }
 
 echo "warming both caches over $(wc -l <"$work/paths.txt") customers..." >&2
@@ -137,9 +139,9 @@ PATHS="$work/paths.txt" API_KEY=$KEY wrk -t"$THREADS" -c"$CONNS" -d5s -s bench/p
 hits=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Api-Key: $KEY" "http://$GW_A$first")
 
 echo "measuring nginx proxy_cache..." >&2
-read -r nginx_rps nginx_p99 < <(wrk_run nginx "http://$NGINX")
+read -r nginx_rps nginx_p99 nginx_bad < <(wrk_run nginx "http://$NGINX")
 echo "measuring the gateway's cache hits..." >&2
-read -r gw_rps gw_p99 < <(wrk_run gateway "http://$GW_A")
+read -r gw_rps gw_p99 gw_bad < <(wrk_run gateway "http://$GW_A")
 
 echo "cold bursts..." >&2
 cold=$(head -1 "$work/cold.txt")
@@ -172,5 +174,6 @@ printf '%-34s %12s %10s %10s %12s\n' "cold x200: nginx proxy_cache_lock" "-" "$(
 printf '%-34s %12s %10s %10s %12s\n' "cold x1: gateway (the floor)" "-" "$(field p50_ms "$gw_one")" "-" "1"
 printf '%-34s %12s %10s %10s %12s\n' "cold x200: gateway, 2 replicas" "-" "$(field p50_ms "$gw_cold")" "$(field p99_ms "$gw_cold")" "$gw_calls"
 echo
+echo "hit runs' answers other than 2xx: nginx $nginx_bad, gateway $gw_bad"
 echo "cold statuses: nginx $(sed 's/.*statuses=//' <<<"$ng_cold"); gateway $(sed 's/.*statuses=//' <<<"$gw_cold")"
 [ "$hits" = 200 ] || echo "warning: a warm gateway request answered $hits" >&2
