@@ -184,3 +184,20 @@ func TestRedisDownKeepsAShareOfTheBudget(t *testing.T) {
 		t.Errorf("with Redis down %d calls passed, want the replica's own limit, 10", got)
 	}
 }
+
+// TestWaitingForBudgetIsNotAnERPTimeout: a background call may wait for
+// budget longer than one attempt may last; the attempt's timeout starts
+// when the guard sends it.
+func TestWaitingForBudgetIsNotAnERPTimeout(t *testing.T) {
+	cfg := erpguard.Config{Limit: ratelimit.Limit{N: 10, Per: 300 * time.Millisecond}}
+	_, g, c, order := setup(t, cfg, erp.Config{MaxRetries: -1, CallTimeout: 50 * time.Millisecond})
+	ctx := erp.WithClass(context.Background(), erp.Background)
+	for i := range 12 {
+		if _, err := c.Order(ctx, order); err != nil {
+			t.Fatalf("background call %d: %v", i, err)
+		}
+	}
+	if g.Stats().LimitWaits.Load() == 0 {
+		t.Error("no call waited for budget: the test proves nothing")
+	}
+}
