@@ -59,22 +59,11 @@ func runBudget(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "budget-")
+	w, err := open(ctx, options{customers: 2 * *sessions, erpLimit: *limit, defaultBudget: true, products: *products})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	w := &world{o: options{customers: 2 * *sessions, erpLimit: *limit, defaultBudget: true, products: *products}, dir: dir}
-	defer w.stop()
-	if err := w.build(ctx); err != nil {
-		return err
-	}
-	if err := w.startRedis(); err != nil {
-		return err
-	}
-	if err := w.startERP(); err != nil {
-		return err
-	}
+	defer w.close()
 	w.admin("/fault?latency=" + latency.String())
 	sink, err := startStockSink()
 	if err != nil {

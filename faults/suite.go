@@ -95,23 +95,34 @@ const (
 	keyBurst  = "fault-key-bursty"
 )
 
-func suite(ctx context.Context, o options) error {
+// open builds the gateway and starts Redis and the ERP double, in a new
+// temporary directory; close stops what it started and removes that.
+func open(ctx context.Context, o options) (*world, error) {
 	dir, err := os.MkdirTemp("", "faults-")
+	if err != nil {
+		return nil, err
+	}
+	w := &world{o: o, dir: dir}
+	for _, step := range []func() error{func() error { return w.build(ctx) }, w.startRedis, w.startERP} {
+		if err := step(); err != nil {
+			w.close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *world) close() {
+	w.stop()
+	os.RemoveAll(w.dir)
+}
+
+func suite(ctx context.Context, o options) error {
+	w, err := open(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	w := &world{o: o, dir: dir}
-	defer w.stop()
-	if err := w.build(ctx); err != nil {
-		return err
-	}
-	if err := w.startRedis(); err != nil {
-		return err
-	}
-	if err := w.startERP(); err != nil {
-		return err
-	}
+	defer w.close()
 	for i := range 2 {
 		if err := w.startReplica(i); err != nil {
 			return err
