@@ -39,9 +39,9 @@ func TestRequestShapesBinary(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, res.Header, string(b)
 	}
-	// With default settings a customer may make a few requests at once
-	// (RATE_LIMIT_PER_CUSTOMER), as Vendre does when one opens My Account:
-	// the shapes are spread over the demo customers, four each.
+	// The shapes are spread over the demo customers, four each. (No
+	// request limit per customer stands in the way any more: a customer's
+	// share of the ERP budget limits only work that reaches the ERP.)
 	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 	js := map[string]string{"Content-Type": "application/json"}
 	type shape struct {
