@@ -30,7 +30,10 @@ func TestRetailCRMWarehouse(t *testing.T) {
 	requireE2E(t)
 	const n = 200
 	redisURL, rdb := startRedis(t)
-	sim := extendsim.New(extendsim.Options{Customers: -1})
+	// The simulated ERP plays an Extend with a larger agreement than the
+	// standard 300 a minute, and the gateway is told the same below, as a
+	// merchant with such an agreement would.
+	sim := extendsim.New(extendsim.Options{Customers: -1, Limit: 100000, Window: time.Minute})
 	sim.SetCreateFaults(extendsim.CreateFaults{Rate: 0.2, After: 0.5, Hang: 0.5, Seed: 17})
 	erpSrv := httptest.NewServer(sim)
 	defer erpSrv.Close()
@@ -46,7 +49,7 @@ func TestRetailCRMWarehouse(t *testing.T) {
 		"EXTEND_CLIENT_SECRET": extendsim.DefaultClientSecret, "EXTEND_TIMEOUT": "1s",
 		"REDIS_URL": redisURL, "VENDRE_API_KEYS": apiKey, "ADMIN_TOKEN": adminToken, "DOCUMENT_SECRET": documentSecret,
 		"EXTEND_WEBHOOK_SECRET": webhookSecret, "LOG_LEVEL": "warn",
-		"EXTEND_RATE_LIMIT": "100000/1m", "ERP_MAX_CONCURRENCY": "64", // as in the other e2e runs: the ERP double has no budget
+		"EXTEND_RATE_LIMIT": "100000/1m", "ERP_MAX_CONCURRENCY": "64", // the simulated ERP's agreement (above); more calls in flight for 200 orders at once
 		"RETAILCRM_URL": crmSrv.URL, "RETAILCRM_API_KEY": crmsim.APIKey, "RETAILCRM_STORES": "HUV:main,BUT:store",
 		"STOCK_SINKS": "retailcrm", "ORDER_SOURCES": "retailcrm", "RETAILCRM_ERP_CUSTOMER": "10002",
 		"RETAILCRM_MODULE_CODE": "extend-gw", "RETAILCRM_CLIENT_ID": crmClientID,

@@ -24,7 +24,10 @@ import (
 func TestXSaleBacklog(t *testing.T) {
 	const n = 2000
 	rdb, prefix := cachetest.Redis(t)
-	sim := extendsim.New(extendsim.Options{Customers: -1})
+	// No ERP guard in this test: the pusher calls the simulated ERP
+	// straight, so the simulator plays an Extend without a budget (the
+	// budget is erpguard's, tested there and in faults budget).
+	sim := extendsim.New(extendsim.Options{Customers: -1, Limit: -1})
 	erpSrv := httptest.NewServer(sim)
 	defer erpSrv.Close()
 	client, err := erp.New(erp.Config{BaseURL: erpSrv.URL, ClientID: extendsim.DefaultClientID, ClientSecret: extendsim.DefaultClientSecret})
