@@ -62,9 +62,10 @@ type PushConfig struct {
 	XSaleChannels       []string      `env:"XSALE_CHANNELS" help:"comma list of xSale sales channel ids to import from (unset: every channel)"`
 }
 
-// backgroundBudget bounds one ERP call of a pusher: the longest wait for
-// the ERP's budget that the guard grants background work (customers come
-// first), and a margin for the call itself.
+// backgroundBudget bounds one ERP read of the stock pusher: the longest
+// wait for the ERP's budget that the guard grants background work
+// (customers come first), and a margin for the call itself; a sweep page
+// refused would start the sweep again.
 const backgroundBudget = erpguard.DefaultBackgroundWait + 5*time.Second
 
 // queuePrefix is the Redis prefix of durable work (webhook stream,
@@ -298,6 +299,9 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 			}
 		}
 		op := orders.New(rdb, client, sources, orders.Config{
+			// A create waits for the ERP's budget at most EXTEND_TIMEOUT (its
+			// claim must outlive it); refused, it is tried again when the
+			// budget frees, without counting a try.
 			Prefix: queuePrefix, Budget: cfg.ExtendTimeout, Logger: log.With("pusher", "orders"),
 			DeadLetterRetention: p.DeadLetterRetention,
 		})

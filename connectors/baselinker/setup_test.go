@@ -74,7 +74,10 @@ func setup(t *testing.T, o options) *env {
 	if o.realClock {
 		now = time.Now
 	}
-	sim := extendsim.New(extendsim.Options{Customers: -1, Products: o.products, Now: now})
+	// No ERP guard in these tests: the connector calls the simulated ERP
+	// straight, so the simulator plays an Extend without a budget (the
+	// budget is erpguard's, tested there and in faults budget).
+	sim := extendsim.New(extendsim.Options{Customers: -1, Products: o.products, Now: now, Limit: -1})
 	sim.SetCreateFaults(o.faults)
 	erpSrv := httptest.NewServer(sim)
 	t.Cleanup(erpSrv.Close)

@@ -584,7 +584,16 @@ func (p *Pusher) create(ctx context.Context, c *claim, src Source) error {
 	case errors.Is(err, erp.ErrValidation) || errors.Is(err, erp.ErrNotFound):
 		// Extend refused the order: nothing was created.
 		return p.manual(ctx, c, src, "Extend refused the order: "+err.Error())
-	case errors.Is(err, erp.ErrThrottled) || errors.Is(err, erp.ErrUnauthorized):
+	case errors.Is(err, erp.ErrThrottled):
+		// The ERP's budget is spent for now (the guard kept the call back
+		// for customers, or Extend answered 429): nothing was created, and
+		// it is no failure of the order's. Again when the budget frees,
+		// without counting a try.
+		if ok, uerr := p.update(ctx, c, c.until, 0, "state", statePending); uerr != nil || !ok {
+			return uerr
+		}
+		return p.later(ctx, c, err)
+	case errors.Is(err, erp.ErrUnauthorized):
 		// Refused before anything was created: no look-up needed.
 		if ok, uerr := p.update(ctx, c, c.until, 0, "state", statePending); uerr != nil || !ok {
 			return uerr
@@ -664,6 +673,19 @@ func (p *Pusher) retry(ctx context.Context, c *claim, cause error) error {
 	}
 	due := p.cfg.Now().Add(pushers.Backoff(tries, p.cfg.RetryBase, p.cfg.RetryMax))
 	_, err := p.update(ctx, c, due, 0, "tries", tries, "last_error", why)
+	return err
+}
+
+// later schedules the order again when the ERP's budget frees (the
+// error's RetryAfter, between RetryBase and RetryMax), without counting a
+// try.
+func (p *Pusher) later(ctx context.Context, c *claim, cause error) error {
+	wait := p.cfg.RetryBase
+	var ee *erp.Error
+	if errors.As(cause, &ee) && ee.RetryAfter > wait {
+		wait = min(ee.RetryAfter, p.cfg.RetryMax)
+	}
+	_, err := p.update(ctx, c, p.cfg.Now().Add(wait), 0, "last_error", cause.Error())
 	return err
 }
 
