@@ -514,7 +514,11 @@ func (p *Pusher) resolve(ctx context.Context, c *claim, src Source) error {
 	h, found, err := p.erp.FindOrderByExternalNumber(lctx, c.ext)
 	cancel()
 	if err != nil {
-		return p.retry(ctx, c, fmt.Errorf("look-up after an unclear create: %w", err))
+		err = fmt.Errorf("look-up after an unclear create: %w", err)
+		if errors.Is(err, erp.ErrThrottled) { // the budget is spent for now: no failure of the order's
+			return p.later(ctx, c, err)
+		}
+		return p.retry(ctx, c, err)
 	}
 	if found {
 		p.count(func(s *Stats) { s.Found++ })
