@@ -2,7 +2,9 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -26,6 +28,15 @@ type Config struct {
 	StaleFor time.Duration
 	// Budget is the most time one fill may take (EXTEND_TIMEOUT).
 	Budget time.Duration
+	// FeedLag is how far behind the ERP an entry of a tracked kind may be
+	// served as fresh, past its TTL: the change sweep's period
+	// (CACHE_SWEEP_EVERY, see Confirm), to which feedSlack is added for
+	// the time a sweep takes. 0: kinds follow their TTL alone.
+	FeedLag time.Duration
+	// KeepFor is how long entries of tracked kinds are kept, at least
+	// (CACHE_KEEP_FOR): the change announcements keep them fresh, so they
+	// are worth keeping for as long as customers come back.
+	KeepFor time.Duration
 	// Renewal, when not nil, marks the context of a renewal nobody waits
 	// on (stale-while-revalidate), e.g. with erp.WithClass(ctx,
 	// erp.Refresh), so that waiting callers go first.
@@ -44,13 +55,16 @@ type Cache struct {
 	redis    *Redis // nil: one replica, Memory alone
 	staleFor time.Duration
 	budget   time.Duration
+	feedLag  time.Duration
+	keepFor  time.Duration
 	renewal  func(context.Context) context.Context
 	now      func() time.Time
 	obs      Observer
 	log      *slog.Logger
 
-	gens   *genTable   // flush.go
-	health redisHealth // health.go
+	gens   *genTable            // flush.go
+	feed   atomic.Pointer[Feed] // Confirm's; nil: none
+	health redisHealth          // health.go
 
 	flight   singleflight.Group // fills and renewals, by their keys
 	learning singleflight.Group // reads of one scope's generations
@@ -62,6 +76,7 @@ type Cache struct {
 func New(cfg Config) *Cache {
 	c := &Cache{
 		mem: cfg.Memory, redis: cfg.Redis, staleFor: cfg.StaleFor, budget: cfg.Budget,
+		feedLag: cfg.FeedLag + min(cfg.FeedLag/10, feedSlack), keepFor: cfg.KeepFor,
 		renewal: cfg.Renewal, now: cfg.Now, obs: cfg.Observer, log: cfg.Logger,
 		gens: newGenTable(),
 	}
@@ -81,13 +96,25 @@ func New(cfg Config) *Cache {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.health.log = c.log
+	if c.redis == nil {
+		c.gens.live.Store(true) // nothing to hear of: this process is the only one
+	}
 	return c
 }
+
+// feedSlack is the most added to FeedLag for the time a sweep takes:
+// entries stay fresh while the next sweep runs.
+const feedSlack = 10 * time.Second
 
 // Kind is a family of entries with one freshness, e.g. the order lists.
 type Kind struct {
 	Name string        // for the Observer and metrics, e.g. "orders"
-	TTL  time.Duration // how long an entry is fresh
+	TTL  time.Duration // how long an entry is fresh, at least
+	// Tracked: every change in the ERP to what these entries are built
+	// from is announced (Retire, then Confirm), so an entry stays fresh
+	// past its TTL for as long as the announcements keep up (FeedLag),
+	// and is kept for KeepFor.
+	Tracked bool
 }
 
 // Entry is a cached value and when it was built. Body must not be
@@ -143,9 +170,10 @@ func (c *Cache) Get(ctx context.Context, kind Kind, key string, fill Fill) (Entr
 	f := c.lookup(ctx, key, c.lifetime(kind))
 	if f.tier != "" {
 		// The common case first, without allocating.
-		if age := c.now().Sub(f.Built); age < kind.TTL {
+		now := c.now()
+		if left := c.freshFor(kind, f.Built, now); left > 0 {
 			c.count(kind, Hit)
-			return f.Entry, Outcome{Result: Hit, Tier: f.tier, Age: age, TTL: kind.TTL - age}, nil
+			return f.Entry, Outcome{Result: Hit, Tier: f.tier, Age: now.Sub(f.Built), TTL: left}, nil
 		}
 	}
 	ents, o, err := c.resolve(ctx, kind, []string{key}, []found{f}, func(ctx context.Context, _ []string) (map[string][]byte, error) {
@@ -177,8 +205,8 @@ func (c *Cache) resolve(ctx context.Context, kind Kind, keys []string, fs []foun
 	now := c.now()
 	ents := make([]Entry, len(keys))
 	have := make([]bool, len(keys))
-	o := Outcome{Result: Hit}
-	var need []string // missing, too old or stale: to build
+	o := Outcome{Result: Hit, TTL: math.MaxInt64} // add lowers TTL to the least fresh entry's
+	var need []string                             // missing, too old or stale: to build
 	missing, expired := false, false
 	for i, f := range fs {
 		age := now.Sub(f.Built)
@@ -189,8 +217,9 @@ func (c *Cache) resolve(ctx context.Context, kind Kind, keys []string, fs []foun
 			missing, expired = true, true
 		default:
 			ents[i], have[i] = f.Entry, true
-			o.add(f.tier, age, kind.TTL)
-			if age < kind.TTL {
+			left := c.freshFor(kind, f.Built, now)
+			o.add(f.tier, age, left)
+			if left > 0 {
 				continue
 			}
 		}
@@ -238,22 +267,34 @@ func (c *Cache) resolve(ctx context.Context, kind Kind, keys []string, fs []foun
 			ents[i] = e
 		}
 	}
-	age := max(c.now().Sub(f.built), 0)
+	now = c.now()
 	return ents, Outcome{
-		Result: Miss, Age: age, TTL: kind.TTL - age,
+		Result: Miss, Age: max(now.Sub(f.built), 0), TTL: c.freshFor(kind, f.built, now),
 		Collapsed: res.Shared || f.replica, Replica: f.replica, Stored: f.stored, Expired: expired,
 	}, nil
 }
 
-// add notes in o one entry served from tier at age.
-func (o *Outcome) add(tier string, age, ttl time.Duration) {
+// add notes in o one entry served from tier at age, fresh for left (or
+// stale since -left).
+func (o *Outcome) add(tier string, age, left time.Duration) {
 	if o.Tier == "" || tier == TierRedis {
 		o.Tier = tier
 	}
-	if age > o.Age {
-		o.Age = age
+	o.TTL = min(o.TTL, left)
+	o.Age = max(o.Age, age)
+}
+
+// freshFor is how long an entry of kind built at built stays fresh after
+// now (<= 0: stale): its TTL, or, for a tracked kind built since the
+// change announcements began, for as long as they keep up (Confirm).
+func (c *Cache) freshFor(kind Kind, built, now time.Time) time.Duration {
+	left := built.Add(kind.TTL).Sub(now)
+	if kind.Tracked && c.feedLag > 0 {
+		if f := c.feed.Load(); f != nil && !built.Before(f.From) {
+			left = max(left, f.Through.Add(c.feedLag).Sub(now))
+		}
 	}
-	o.TTL = ttl - o.Age
+	return left
 }
 
 // standIn is stale-if-error: after a failed fill, each key with nothing
@@ -272,12 +313,13 @@ func (c *Cache) standIn(ctx context.Context, kind Kind, keys []string, fs []foun
 		if !ok {
 			return false
 		}
-		age := c.now().Sub(e.Built)
+		now := c.now()
+		age := now.Sub(e.Built)
 		if age >= c.lifetime(kind) {
 			return false
 		}
 		ents[i], have[i] = e, true
-		o.add(TierRedis, age, kind.TTL)
+		o.add(TierRedis, age, c.freshFor(kind, e.Built, now))
 	}
 	return true
 }
@@ -348,6 +390,9 @@ func (c *Cache) Peek(ctx context.Context, kind Kind, key string) (Entry, bool) {
 	return f.Entry, true
 }
 
+// Fresh reports whether e, an entry of kind, is fresh now.
+func (c *Cache) Fresh(kind Kind, e Entry) bool { return c.freshFor(kind, e.Built, c.now()) > 0 }
+
 // Expire makes the entry under key stale, if there is one: the next Get
 // serves it as Stale while it is renewed.
 func (c *Cache) Expire(ctx context.Context, kind Kind, key string) {
@@ -371,7 +416,115 @@ func (c *Cache) put(ctx context.Context, kind Kind, key string, body []byte, bui
 // its TTL and the stale window.
 func (c *Cache) Lifetime(kind Kind) time.Duration { return c.lifetime(kind) }
 
-func (c *Cache) lifetime(kind Kind) time.Duration { return kind.TTL + c.staleFor }
+func (c *Cache) lifetime(kind Kind) time.Duration {
+	if kind.Tracked {
+		return max(kind.TTL+c.staleFor, c.keepFor)
+	}
+	return kind.TTL + c.staleFor
+}
+
+// Feed is how far the announcements of changes in the ERP have come:
+// every change made between From and Through has been announced (Retire).
+// An entry of a tracked kind built since From that was not retired is
+// current as of Through.
+type Feed struct {
+	From, Through time.Time
+}
+
+// Confirm tells the cache that every change in the ERP made between from
+// and through has been announced (Retire). When from is within the feed
+// so far, the feed now reaches through; otherwise (a gap, as after a
+// restart) it starts again at from, and entries built before that are no
+// longer vouched for. With Redis every replica learns it within a second.
+// The error wraps ErrUnavailable when Redis cannot be reached; this
+// replica knows it even then.
+func (c *Cache) Confirm(ctx context.Context, from, through time.Time) error {
+	f := Feed{From: from, Through: through}
+	if c.redis != nil {
+		r, err := c.redis.ExtendFeed(ctx, Keys{}.Feed(), from.UnixMilli(), through.UnixMilli())
+		c.health.observe("confirm", err)
+		if err != nil {
+			c.setFeed(f)
+			return fmt.Errorf("cache: confirm: %w", err)
+		}
+		f = Feed{From: time.UnixMilli(r[0]), Through: time.UnixMilli(r[1])}
+	}
+	c.setFeed(f)
+	return nil
+}
+
+// setFeed extends the feed this replica knows with f: the same rule as
+// Confirm's.
+func (c *Cache) setFeed(f Feed) {
+	for {
+		old := c.feed.Load()
+		next := f
+		if old != nil && !f.From.After(old.Through) {
+			if !f.Through.After(old.Through) && !old.From.After(f.From) {
+				return // nothing new
+			}
+			next = Feed{From: old.From, Through: f.Through}
+			if old.Through.After(f.Through) {
+				next.Through = old.Through
+			}
+			if f.From.Before(old.From) {
+				next.From = f.From
+			}
+		}
+		if c.feed.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// Confirmed is the time up to which every change in the ERP is known to
+// have been announced, as this replica knows it; zero when never.
+func (c *Cache) Confirmed() time.Time {
+	if f := c.feed.Load(); f != nil {
+		return f.Through
+	}
+	return time.Time{}
+}
+
+// Feed returns how far the change announcements have come, as Redis
+// (read now) or, without Redis, this process knows it; the zero Feed when
+// they never began, or Redis lost its data. The error wraps
+// ErrUnavailable when Redis cannot be reached.
+func (c *Cache) Feed(ctx context.Context) (Feed, error) {
+	if c.redis != nil {
+		r, err := c.redis.ReadFeed(ctx, Keys{}.Feed())
+		c.health.observe("feed", err)
+		if err != nil {
+			return Feed{}, fmt.Errorf("cache: feed: %w", err)
+		}
+		if r[1] == 0 {
+			return Feed{}, nil
+		}
+		f := Feed{From: time.UnixMilli(r[0]), Through: time.UnixMilli(r[1])}
+		c.setFeed(f)
+		return f, nil
+	}
+	if f := c.feed.Load(); f != nil {
+		return *f, nil
+	}
+	return Feed{}, nil
+}
+
+// Lease takes the lease name for ttl, for work only one replica should do
+// at a time (the change sweep), and reports whether it got it; it is not
+// released, only left to expire. Without Redis this replica always gets
+// it. The error wraps ErrUnavailable when Redis cannot be reached.
+func (c *Cache) Lease(ctx context.Context, name string, ttl time.Duration) (bool, error) {
+	if c.redis == nil {
+		return true, nil
+	}
+	token, err := c.redis.TryLock(ctx, Keys{}.Lease(name), ttl)
+	c.health.observe("lease", err)
+	if err != nil {
+		return false, fmt.Errorf("cache: lease: %w", err)
+	}
+	return token != "", nil
+}
 
 // RedisDown reports whether Redis is down (health.go): false without
 // Redis.

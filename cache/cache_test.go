@@ -281,3 +281,110 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestTracked: an entry of a tracked kind stays fresh past its TTL while
+// the change feed is confirmed within FeedLag and reaches back to before
+// the entry; a Retire of its family makes it a miss, others stay.
+func TestTracked(t *testing.T) {
+	clk := &clock{t: start}
+	c := cache.New(cache.Config{Memory: cache.NewMemory(1 << 20), StaleFor: time.Hour, Budget: time.Second,
+		FeedLag: 5 * time.Minute, KeepFor: 48 * time.Hour, Now: clk.Now})
+	tracked := cache.Kind{Name: "orders", TTL: time.Minute, Tracked: true}
+	e := &erp{version: 1}
+	ctx := context.Background()
+	orders, invoices := keys.OrderList("10001", "a", "b", 1, 25), keys.InvoiceList("10001", "d", "a", "b", 1, 25)
+	result := func(key string) string {
+		t.Helper()
+		_, o, err := c.Get(ctx, tracked, key, e.fill(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.Result
+	}
+	confirm := func(from, through time.Time) {
+		t.Helper()
+		if err := c.Confirm(ctx, from, through); err != nil {
+			t.Fatal(err)
+		}
+	}
+	confirm(start.Add(-time.Minute), start)
+	result(orders)
+	result(invoices)
+	steps := []struct {
+		name string
+		do   func()
+		key  string
+		want string
+	}{
+		{"past its TTL, the feed current", func() { clk.Advance(4 * time.Minute) }, orders, cache.Hit},
+		{"the feed kept up", func() {
+			clk.Advance(3 * time.Minute)
+			confirm(c.Confirmed().Add(-time.Minute), clk.Now()) // a sweep from the last one's start
+		}, orders, cache.Hit},
+		{"its family retired", func() {
+			if err := c.Retire(ctx, cache.Family("10001", cache.FamilyOrders)); err != nil {
+				t.Fatal(err)
+			}
+		}, orders, cache.Miss},
+		{"another family of the customer", func() {}, invoices, cache.Hit},
+		{"the feed behind", func() { clk.Advance(6 * time.Minute) }, invoices, cache.Stale},
+		{"a feed that starts after the entry", func() {
+			clk.Advance(time.Hour)
+			confirm(clk.Now().Add(-time.Minute), clk.Now())
+		}, invoices, cache.Stale},
+	}
+	for _, s := range steps {
+		s.do()
+		if got := result(s.key); got != s.want {
+			t.Errorf("%s: %s, want %s", s.name, got, s.want)
+		}
+	}
+}
+
+// TestFlushFamilies: a customer flush retires every family of the
+// customer and counts what it retired; other customers stay.
+func TestFlushFamilies(t *testing.T) {
+	c := newCache(t, nil, &clock{t: start})
+	e := &erp{version: 1}
+	mine := []string{keys.Order("10001", "1"), keys.Invoice("10001", "d", "2"), keys.Addresses("10001"), keys.Price("10001", "P")}
+	other := keys.Order("10002", "1")
+	for _, k := range append(mine, other) {
+		get(t, c, k, e)
+	}
+	if n, err := c.Flush(context.Background(), cache.Customer("10001")); err != nil || n != len(mine) {
+		t.Errorf("Flush = %d, %v; want %d", n, err, len(mine))
+	}
+	for _, k := range mine {
+		if _, o := get(t, c, k, e); o.Result != cache.Miss {
+			t.Errorf("%s after the flush: %s, want a miss", k, o.Result)
+		}
+	}
+	if _, o := get(t, c, other, e); o.Result != cache.Hit {
+		t.Errorf("another customer after the flush: %s, want a hit", o.Result)
+	}
+}
+
+// TestFeedShared: a feed one replica confirms, the other learns from
+// Redis, at once when it asks (Feed) and within a second when it does not.
+func TestFeedShared(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	clk := &clock{t: start}
+	cs := replicas(t, 2, rdb, prefix, clk)
+	ctx := context.Background()
+	if f, err := cs[1].Feed(ctx); err != nil || !f.Through.IsZero() {
+		t.Fatalf("Feed before any = %+v, %v; want none", f, err)
+	}
+	if err := cs[0].Confirm(ctx, start.Add(-time.Minute), start); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B learns the feed", func() bool { return cs[1].Confirmed().Equal(start) })
+	// A later sweep that overlaps extends it; one with a gap starts anew.
+	cs[1].Confirm(ctx, start.Add(-10*time.Second), start.Add(5*time.Minute))
+	if f, _ := cs[0].Feed(ctx); !f.From.Equal(start.Add(-time.Minute)) || !f.Through.Equal(start.Add(5*time.Minute)) {
+		t.Errorf("after an overlapping sweep: %+v", f)
+	}
+	cs[1].Confirm(ctx, start.Add(time.Hour), start.Add(time.Hour+time.Minute))
+	if f, _ := cs[0].Feed(ctx); !f.From.Equal(start.Add(time.Hour)) {
+		t.Errorf("after a sweep with a gap: %+v, want it to start anew", f)
+	}
+}

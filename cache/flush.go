@@ -16,27 +16,23 @@ import (
 
 // How a flush works. Everything about it is in this file.
 //
-// With Memory alone (one replica), Flush deletes the scope's entries and
-// counts them. That is all.
-//
-// With Redis, shared by several replicas that each keep a Memory tier in
-// front of it:
-//
 //  1. Generations. Every entry is stored under the generations of its
-//     scope: the flush-all generation and, for a key of a customer, that
-//     customer's. In Redis the generations are part of the key
-//     (Keys.Generation); in the Memory tier the entry is stamped with them
-//     (tiers.go). A generation is a random 64-bit token held in Redis
-//     (Keys.GenAll, Keys.GenCustomer). A read finds an entry only under
-//     the current generations.
-//  2. A flush replaces one token by a new random one (Redis.Retire, one
-//     script): every entry stored under the old token becomes unreachable
+//     scope: the flush-all generation and, for a key of a customer, that of
+//     its family of the customer's answers (keys.go). In Redis the
+//     generations are part of the key (Keys.Generation); in the Memory
+//     tier the entry is stamped with them (tiers.go). A generation is a
+//     random 64-bit token (Keys.GenAll, Keys.GenScope). A read finds an
+//     entry only under the current generations. Without Redis (one
+//     replica) the tokens live in this process alone; the rest of this
+//     comment is about several replicas sharing Redis.
+//  2. A flush replaces tokens by new random ones (Redis.Retire, one
+//     script): every entry stored under an old token becomes unreachable
 //     at once, on every replica, without scanning the keyspace; the old
 //     entries expire by themselves. The script also counts the keys
-//     written under the old generation (a HyperLogLog that every write
-//     adds to), increments the flush sequence (Keys.GenSeq), and announces
-//     the flush on pub/sub (Keys.FlushChannel) with the flush-all token
-//     before and after it.
+//     written under each old generation (a HyperLogLog that every write
+//     adds to), increments the flush sequence (Keys.GenSeq) and announces
+//     each retired generation on pub/sub (Keys.FlushChannel) with the
+//     flush-all token before and after it.
 //  3. Each replica keeps the tokens it read in a table (genTable), so that
 //     a hit in its Memory tier costs no round trip to Redis. The table is
 //     used only while the replica hears every flush: Run listens to the
@@ -62,16 +58,19 @@ import (
 //     from Redis.
 //  6. A fill reads the generations when it starts and stores what it built
 //     under them (Cache.fill): a flush during the build retires it too.
-//  7. What a flush reports (flushed): the keys written under the retired
-//     generation, or, when more, the entries of the scope that this
+//  7. What Flush reports (flushed): the keys written under the retired
+//     generations, or, when more, the entries of the scope that this
 //     replica's Memory tier dropped (after a data loss Redis has counted
-//     nothing, but the replicas still held answers).
+//     nothing, but the replicas still held answers). Retire, which the
+//     ERP's change announcements call, counts nothing and drops nothing:
+//     it costs one round trip whatever the cache holds.
 
-// Scope is what a flush retires: All, or the answers of one customer
-// (Customer).
+// Scope is what a flush retires: All, every answer of a customer
+// (Customer), or one family of them (Family).
 type Scope struct {
 	all        bool
 	customerNo string
+	family     string // "": every family
 }
 
 // All is every entry the gateway cached: answers, records and stock.
@@ -80,32 +79,99 @@ var All = Scope{all: true}
 // Customer is every answer of customerNo.
 func Customer(customerNo string) Scope { return Scope{customerNo: customerNo} }
 
+// Family is one family of customerNo's answers (FamilyOrders,
+// FamilyInvoices...).
+func Family(customerNo, family string) Scope { return Scope{customerNo: customerNo, family: family} }
+
+// prefix is the key prefix of s's entries.
+func (s Scope) prefix() string {
+	switch {
+	case s.all:
+		return Keys{}.AllPrefix()
+	case s.family == "":
+		return Keys{}.CustomerPrefix(s.customerNo)
+	}
+	return Keys{}.FamilyPrefix(s.customerNo, s.family)
+}
+
+// notes are the scopes of s's generations, as announced ("*" for all).
+func (s Scope) notes() []string {
+	switch {
+	case s.all:
+		return []string{"*"}
+	case s.family != "":
+		return []string{Keys{}.FamilyScope(s.customerNo, s.family)}
+	}
+	out := make([]string, len(families))
+	for i, f := range families {
+		out[i] = Keys{}.FamilyScope(s.customerNo, f)
+	}
+	return out
+}
+
 // Flush retires every entry of scope, on every replica, and returns how
 // many it retired (section 7 above). It returns an error wrapping
 // ErrUnavailable when Redis cannot be reached; this replica's Memory tier
 // has dropped the scope's entries even then.
 func (c *Cache) Flush(ctx context.Context, s Scope) (int, error) {
-	prefix := Keys{}.AllPrefix()
-	gen, note := Keys{}.GenAll(), "*"
-	if !s.all {
-		prefix = Keys{}.CustomerPrefix(s.customerNo)
-		scope := Keys{}.CustomerScope(s.customerNo)
-		gen, note = Keys{}.GenCustomer(scope), scope
+	dropped, _ := c.mem.DeletePrefix(ctx, s.prefix()) // never fails
+	n, err := c.retire(ctx, s)
+	if err != nil {
+		return 0, err
 	}
-	dropped, _ := c.mem.DeletePrefix(ctx, prefix) // never fails
+	return max(n, dropped), nil
+}
+
+// Retire retires every entry of scope, on every replica, at the cost of
+// one round trip to Redis (none without Redis): for the announcements of
+// changes in the ERP, which may come by the thousand. It returns an error
+// wrapping ErrUnavailable when Redis cannot be reached.
+func (c *Cache) Retire(ctx context.Context, s Scope) error {
+	_, err := c.retire(ctx, s)
+	return err
+}
+
+// retire replaces the generations of s by new tokens, and returns how many
+// keys Redis counted under the old ones.
+func (c *Cache) retire(ctx context.Context, s Scope) (int, error) {
+	notes := s.notes()
+	ns := make([]notice, len(notes))
+	for i, note := range notes {
+		ns[i] = notice{scope: note, token: newToken()}
+	}
 	if c.redis == nil {
-		return dropped, nil
+		for _, n := range ns {
+			n.was = c.gens.start("").all
+			n.all = n.was
+			if n.scope == "*" {
+				n.all = n.token
+			}
+			c.gens.apply(n, false)
+		}
+		return 0, nil
 	}
-	token := newToken()
-	r, err := c.redis.Retire(ctx, Keys{}.GenAll(), gen, Keys{}.GenSeq(), Keys{}.Counted(), Keys{}.FlushChannel(), note, token, newToken())
+	rs := make([]Retirement, len(ns))
+	for i, n := range ns {
+		rs[i] = Retirement{Gen: Keys{}.GenScope(n.scope), Note: n.scope, Token: n.token}
+		if n.scope == "*" {
+			rs[i].Gen = Keys{}.GenAll()
+		}
+	}
+	r, err := c.redis.Retire(ctx, Keys{}.GenAll(), Keys{}.GenSeq(), Keys{}.Counted(), Keys{}.FlushChannel(), newToken(), rs...)
 	c.health.observe("flush", err)
 	if err != nil {
 		return 0, fmt.Errorf("cache: flush: %w", err)
 	}
-	// This replica applies its own flush now; the notice, when it comes,
-	// moves the sequence on.
-	c.gens.apply(notice{scope: note, was: r.Was, all: r.All, token: token, seq: r.Seq}, false)
-	return max(int(r.Count), dropped), nil
+	// This replica applies its own flush now; the notices, when they
+	// come, move the sequence on.
+	for _, n := range ns {
+		n.was, n.all = r.Was, r.Was
+		if n.scope == "*" {
+			n.all = n.token
+		}
+		c.gens.apply(n, false)
+	}
+	return int(r.Count), nil
 }
 
 // gens are the generations an entry is stored under: the flush-all token,
@@ -139,13 +205,14 @@ func counted(g gens) []string {
 // customer): from the table while it hears every flush, or else from Redis
 // (one round trip shared by concurrent readers), or else, while Redis is
 // unreachable, the last ones the table knew. ok is false when none are
-// known. Without Redis there are none: (gens{}, true).
+// known. Without Redis the table holds them all.
 func (c *Cache) generations(ctx context.Context, scope string) (gens, bool) {
-	if c.redis == nil {
-		return gens{}, true
-	}
 	if g, ok := c.gens.get(scope); ok {
 		return g, true
+	}
+	if c.redis == nil {
+		// One replica: its table is where generations start.
+		return c.gens.start(scope), true
 	}
 	if !c.health.usable() {
 		return c.gens.lastKnown(scope)
@@ -154,7 +221,7 @@ func (c *Cache) generations(ctx context.Context, scope string) (gens, bool) {
 		version := c.gens.version.Load()
 		ks := []string{Keys{}.GenAll()}
 		if scope != "" {
-			ks = append(ks, Keys{}.GenCustomer(scope))
+			ks = append(ks, Keys{}.GenScope(scope))
 		}
 		t, err := c.redis.Generations(context.WithoutCancel(ctx), [2]uint64{newToken(), newToken()}, ks...)
 		c.health.observe("generations", err)
@@ -174,7 +241,8 @@ func (c *Cache) generations(ctx context.Context, scope string) (gens, bool) {
 // Run keeps this replica in step with the flushes of every replica until
 // ctx ends (section 3 above): it listens to the flush notices, and once a
 // second it checks the flush sequence and the flush-all token against
-// Redis, which is also the heartbeat of Redis's health (health.go).
+// Redis, which is also the heartbeat of Redis's health (health.go), and
+// reads how far the change announcements have come (Confirm).
 // Without Redis it returns nil at once; otherwise it returns nil when ctx
 // ends.
 func (c *Cache) Run(ctx context.Context) error {
@@ -220,13 +288,16 @@ func (c *Cache) check(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	version := c.gens.version.Load()
-	v, err := c.redis.GetMany(ctx, Keys{}.GenAll(), Keys{}.GenSeq())
+	v, err := c.redis.GetMany(ctx, Keys{}.GenAll(), Keys{}.GenSeq(), Keys{}.Feed())
 	c.health.observe("heartbeat", err)
 	if err != nil {
 		return
 	}
 	all, _ := parseToken(string(v[0]))               // 0: none (Redis lost its data)
 	seq, _ := strconv.ParseInt(string(v[1]), 10, 64) // 0: no flush yet
+	if f, ok := parseFeed(string(v[2])); ok {
+		c.setFeed(Feed{From: time.UnixMilli(f[0]), Through: time.UnixMilli(f[1])}) // another replica's sweep
+	}
 	if c.gens.check(version, all, seq) {
 		c.log.Info("missed a flush notice, or redis lost its data; reading the generations again")
 	}
@@ -258,6 +329,27 @@ func newGenTable() *genTable {
 	t := &genTable{scopes: otter.Must(&otter.Options[string, uint64]{MaximumSize: maxGenScopes})}
 	t.seq.Store(-1)
 	return t
+}
+
+// start returns the generations of scope, making up tokens for those the
+// table does not know: without Redis, this process is where they begin.
+func (t *genTable) start(scope string) gens {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.all.Load() == 0 {
+		t.all.Store(newToken())
+	}
+	g := gens{all: t.all.Load()}
+	if scope == "" {
+		return g
+	}
+	s, ok := t.scopes.GetIfPresent(scope)
+	if !ok {
+		s = newToken()
+		t.scopes.Set(scope, s)
+	}
+	g.scope = s
+	return g
 }
 
 // get returns the generations of scope when the table knows them and

@@ -12,10 +12,15 @@ import (
 // A key is segments joined by ':'. The first is the format version: bump
 // version when the bytes stored under any key change shape, and a new
 // gateway never reads an old one's entries (they expire by themselves).
-// v2: generations became random tokens instead of counters (flush.go).
+// v3: generations became random tokens instead of counters (flush.go);
+// v3: a customer's answers fall in families.
+//
 // Every answer that belongs to a customer starts with
-// "v2:c:{customerNo}:", so CustomerPrefix flushes all of a customer's
-// answers and nothing of anyone else's.
+// "v3:c:{customerNo}:{family}:", so CustomerPrefix flushes all of a
+// customer's answers and nothing of anyone else's, and a change of one of
+// the customer's orders retires the orders family (the order lists, the
+// orders, the backorders) and leaves the invoices, the addresses and the
+// prices alone.
 //
 // Every text segment passes through seg: text made only of
 // [A-Za-z0-9._-] is kept as it is; anything else (the empty string, ':',
@@ -25,7 +30,19 @@ import (
 // contains a glob character.
 
 // version is the first segment of every key.
-const version = "v2"
+const version = "v3"
+
+// The families of a customer's answers: what one kind of change in the
+// ERP retires together.
+const (
+	FamilyOrders   = "orders"   // order lists, orders, backorders
+	FamilyInvoices = "invoices" // invoice lists, invoices, credit notes
+	FamilyCustomer = "customer" // addresses
+	FamilyPrices   = "prices"   // prices
+)
+
+// families are all of them, as a customer flush retires them.
+var families = []string{FamilyOrders, FamilyInvoices, FamilyCustomer, FamilyPrices}
 
 // Keys builds cache keys. Its zero value is ready to use:
 //
@@ -38,56 +55,92 @@ type Keys struct{}
 func (Keys) AllPrefix() string { return version + ":" }
 
 // CustomerPrefix is the prefix of every key holding an answer for
-// customerNo, "v2:c:{customerNo}:". Customer numbers of one ending where
+// customerNo, "v3:c:{customerNo}:". Customer numbers of one ending where
 // another continues ("1000", "10001") never share it.
 func (Keys) CustomerPrefix(customerNo string) string {
 	return version + ":c:" + seg(customerNo) + ":"
 }
 
+// FamilyPrefix is the prefix of the keys of one family of customerNo's
+// answers, "v3:c:{customerNo}:{family}:".
+func (k Keys) FamilyPrefix(customerNo, family string) string {
+	return k.CustomerPrefix(customerNo) + family + ":"
+}
+
 // OrderList is the key of one page of GET /v1/orders:
-// "v2:c:{customerNo}:orders:{from}:{to}:{page}:{perPage}". from and to are
-// the resolved YYYY-MM-DD dates, not the raw query, so that defaulted and
-// explicit ranges share an entry.
+// "v3:c:{customerNo}:orders:list:{from}:{to}:{page}:{perPage}". from and
+// to are the resolved YYYY-MM-DD dates, not the raw query, so that
+// defaulted and explicit ranges share an entry.
 func (k Keys) OrderList(customerNo, from, to string, page, perPage int) string {
-	return k.list(customerNo, "orders", from, to, page, perPage)
+	return k.list(k.FamilyPrefix(customerNo, FamilyOrders)+"list:", from, to, page, perPage)
 }
 
-// Order is the key of GET /v1/orders/{id}: "v2:c:{customerNo}:order:{id}".
+// Order is the key of GET /v1/orders/{id}:
+// "v3:c:{customerNo}:orders:one:{id}".
 func (k Keys) Order(customerNo, id string) string {
-	return k.CustomerPrefix(customerNo) + "order:" + seg(id)
+	return k.FamilyPrefix(customerNo, FamilyOrders) + "one:" + seg(id)
 }
 
-// InvoiceList is the key of one page of GET /v1/invoices:
-// "v2:c:{customerNo}:invoices:{from}:{to}:{page}:{perPage}".
-func (k Keys) InvoiceList(customerNo, from, to string, page, perPage int) string {
-	return k.list(customerNo, "invoices", from, to, page, perPage)
+// Backorders is the key of GET /v1/backorders on day today (the answer
+// covers the year up to it): "v3:c:{customerNo}:orders:backorders:{today}".
+func (k Keys) Backorders(customerNo, today string) string {
+	return k.FamilyPrefix(customerNo, FamilyOrders) + "backorders:" + seg(today)
 }
 
-// Invoice is the key of GET /v1/invoices/{id}:
-// "v2:c:{customerNo}:invoice:{id}".
-func (k Keys) Invoice(customerNo, id string) string {
-	return k.CustomerPrefix(customerNo) + "invoice:" + seg(id)
+// An invoice's payment status depends on the day (overdue after its due
+// date), so the keys of invoice answers hold the merchant's today
+// (YYYY-MM-DD): an answer built on another day is never served.
+
+// InvoiceList is the key of one page of GET /v1/invoices on day today:
+// "v3:c:{customerNo}:invoices:list:{today}:{from}:{to}:{page}:{perPage}".
+func (k Keys) InvoiceList(customerNo, today, from, to string, page, perPage int) string {
+	return k.list(k.FamilyPrefix(customerNo, FamilyInvoices)+"list:"+seg(today)+":", from, to, page, perPage)
 }
 
 // Document is the key of invoice invoiceNo's PDF as customerNo opened it:
-// "v1:c:{customerNo}:document:{invoiceNo}".
+// "v3:c:{customerNo}:invoices:document:{invoiceNo}".
 func (k Keys) Document(customerNo, invoiceNo string) string {
-	return k.CustomerPrefix(customerNo) + "document:" + seg(invoiceNo)
+	return k.FamilyPrefix(customerNo, FamilyInvoices) + "document:" + seg(invoiceNo)
 }
 
-// CreditInvoiceList is the key of one page of GET /v1/credit-invoices:
-// "v2:c:{customerNo}:credit-invoices:{from}:{to}:{page}:{perPage}".
-func (k Keys) CreditInvoiceList(customerNo, from, to string, page, perPage int) string {
-	return k.list(customerNo, "credit-invoices", from, to, page, perPage)
+// Invoice is the key of GET /v1/invoices/{id} on day today:
+// "v3:c:{customerNo}:invoices:one:{today}:{id}".
+func (k Keys) Invoice(customerNo, today, id string) string {
+	return k.FamilyPrefix(customerNo, FamilyInvoices) + "one:" + seg(today) + ":" + seg(id)
 }
+
+// CreditInvoiceList is the key of one page of GET /v1/credit-invoices on
+// day today:
+// "v3:c:{customerNo}:invoices:credits:{today}:{from}:{to}:{page}:{perPage}".
+func (k Keys) CreditInvoiceList(customerNo, today, from, to string, page, perPage int) string {
+	return k.list(k.FamilyPrefix(customerNo, FamilyInvoices)+"credits:"+seg(today)+":", from, to, page, perPage)
+}
+
+// Addresses is the key of GET /v1/addresses:
+// "v3:c:{customerNo}:customer:addresses".
+func (k Keys) Addresses(customerNo string) string {
+	return k.FamilyPrefix(customerNo, FamilyCustomer) + "addresses"
+}
+
+// Price is the key of one product's part of GET /v1/prices for one
+// customer: "v3:c:{customerNo}:prices:{productNo}". Prices are per
+// customer, so the key is under the customer's prefix and flushed with it.
+func (k Keys) Price(customerNo, productNo string) string {
+	return k.FamilyPrefix(customerNo, FamilyPrices) + seg(productNo)
+}
+
+// connectorVersion is the format version of Connector keys, apart from
+// version: a change of the answers' keys must not throw away what the
+// connectors keep.
+const connectorVersion = "v2"
 
 // Connector is the key of a connector's kept data,
-// "conn:v1:{name}:{part}:{part}…" (the Baselinker connector's product
+// "conn:v2:{name}:{part}:{part}…" (the Baselinker connector's product
 // catalogue, for one). It lies outside AllPrefix on purpose: flushing
 // Vendre's answers must not throw away a catalogue whose rebuild costs one
 // ERP call per article.
 func (Keys) Connector(name string, parts ...string) string {
-	k := "conn:" + version + ":" + seg(name)
+	k := "conn:" + connectorVersion + ":" + seg(name)
 	for _, p := range parts {
 		k += ":" + seg(p)
 	}
@@ -95,26 +148,27 @@ func (Keys) Connector(name string, parts ...string) string {
 }
 
 // OrderRecord is the key of the raw ERP record of an order,
-// "v2:rec:order:{orderNumber}". It is not scoped to a customer: whoever
+// "v3:rec:order:{orderNumber}". It is not scoped to a customer: whoever
 // reads it must check that the record belongs to the customer asking.
 func (Keys) OrderRecord(orderNumber string) string {
 	return version + ":rec:order:" + seg(orderNumber)
 }
 
 // InvoiceRecord is the key of the raw ERP record of an invoice,
-// "v2:rec:invoice:{invoiceNumber}". Like OrderRecord, not customer-scoped.
+// "v3:rec:invoice:{invoiceNumber}". Like OrderRecord, not customer-scoped.
 func (Keys) InvoiceRecord(invoiceNumber string) string {
 	return version + ":rec:invoice:" + seg(invoiceNumber)
 }
 
 // Generations (flush.go). The Redis tier never holds an entry under the
 // bare key above: it holds it under Generation(key, all, scope), the key
-// followed by the flush-all generation and, for a key of a customer, that
-// customer's generation. A generation is a random token, never a counter,
-// so that it cannot repeat: not after a flush, and not after Redis lost
-// its data and everything started again. Keys added above get this for
-// free: a key that starts with "v2:c:{customerNo}:" is the customer's, any
-// other key only follows GenAll.
+// followed by the flush-all generation and, for a key of a customer, the
+// generation of its family of that customer's answers. A generation is a
+// random token, never a counter, so that it cannot repeat: not after a
+// flush, and not after Redis lost its data and everything started again.
+// Keys added above get this for free: a key that starts with
+// "v3:c:{customerNo}:{family}:" follows its family, any other key only
+// GenAll.
 
 // Generation is the key under which key is stored in Redis while the
 // flush-all generation is all and its scope's generation is scope (0 for a
@@ -131,32 +185,37 @@ func (Keys) Generation(key string, all, scope uint64) string {
 	return string(b)
 }
 
-// Scope returns the customer segment of a key built by CustomerPrefix (the
-// customer number as it appears in the key), or "" for a key that belongs
-// to no customer. It does not allocate.
+// Scope returns the scope of a key: "{customer}:{family}" for a key of a
+// customer's answers (as the key spells them), "" for any other key. It
+// does not allocate.
 func (Keys) Scope(key string) string {
 	rest, ok := strings.CutPrefix(key, version+":c:")
 	if !ok {
 		return ""
 	}
-	if i := strings.IndexByte(rest, ':'); i > 0 {
-		return rest[:i]
+	i := strings.IndexByte(rest, ':')
+	if i <= 0 {
+		return ""
 	}
-	return ""
+	j := strings.IndexByte(rest[i+1:], ':')
+	if j <= 0 {
+		return ""
+	}
+	return rest[:i+1+j]
 }
 
-// CustomerScope is Scope of every key of customerNo.
-func (Keys) CustomerScope(customerNo string) string { return seg(customerNo) }
+// FamilyScope is Scope of every key of one family of customerNo's answers.
+func (Keys) FamilyScope(customerNo, family string) string { return seg(customerNo) + ":" + family }
 
-// GenAll holds the flush-all generation, "v2:gen:all".
+// GenAll holds the flush-all generation, "v3:gen:all".
 func (Keys) GenAll() string { return version + ":gen:all" }
 
-// GenCustomer holds a customer's generation, "v2:gen:c:{scope}", scope as
-// returned by Scope or CustomerScope.
-func (Keys) GenCustomer(scope string) string { return version + ":gen:c:" + scope }
+// GenScope holds the generation of a scope, "v3:gen:c:{scope}", scope as
+// returned by Scope or FamilyScope.
+func (Keys) GenScope(scope string) string { return version + ":gen:c:" + scope }
 
 // GenSeq counts the flushes of any scope since Redis last lost its data,
-// "v2:gen:seq": a replica that sees it move without having heard of the
+// "v3:gen:seq": a replica that sees it move without having heard of the
 // flush forgets the generations it knew.
 func (Keys) GenSeq() string { return version + ":gen:seq" }
 
@@ -166,13 +225,21 @@ func (Keys) GenSeq() string { return version + ":gen:seq" }
 // for a customer's (hex, as in Generation).
 func (Keys) Counted() string { return version + ":n:" }
 
+// Feed holds the time up to which every change in the ERP has been
+// announced to the cache (Cache.Confirm), in Unix nanoseconds: "v3:feed".
+func (Keys) Feed() string { return version + ":feed" }
+
+// Lease is the key of a lease only one replica holds at a time (such as
+// the change sweep's): "v3:lease:{name}".
+func (Keys) Lease(name string) string { return version + ":lease:" + seg(name) }
+
 // FlushChannel is the pub/sub channel on which flushes are announced,
-// "v2:flushes".
+// "v3:flushes".
 func (Keys) FlushChannel() string { return version + ":flushes" }
 
 // Lock is the key of the short lock held by the replica that fills the
-// entries stored under gkeys (Generation keys): "v2:lock:{gkey}" for one,
-// "v2:lock:many:{sha256 of them}" for several.
+// entries stored under gkeys (Generation keys): "v3:lock:{gkey}" for one,
+// "v3:lock:many:{sha256 of them}" for several.
 func (Keys) Lock(gkeys ...string) string {
 	if len(gkeys) == 1 {
 		return version + ":lock:" + gkeys[0]
@@ -185,13 +252,12 @@ func (Keys) Lock(gkeys ...string) string {
 	return version + ":lock:many:" + hex.EncodeToString(h.Sum(nil))
 }
 
-// list builds the key of one page of a customer's list of kind.
-func (k Keys) list(customerNo, kind, from, to string, page, perPage int) string {
+// list builds the key of one page of a list: prefix, then the dates and
+// the page.
+func (Keys) list(prefix, from, to string, page, perPage int) string {
 	var b strings.Builder
-	b.Grow(64)
-	b.WriteString(k.CustomerPrefix(customerNo))
-	b.WriteString(kind)
-	b.WriteByte(':')
+	b.Grow(len(prefix) + 32)
+	b.WriteString(prefix)
 	b.WriteString(seg(from))
 	b.WriteByte(':')
 	b.WriteString(seg(to))
@@ -222,25 +288,8 @@ func safe(s string) bool {
 	return true
 }
 
-// Backorders is the key of GET /v1/backorders: "v2:c:{customerNo}:backorders".
-func (k Keys) Backorders(customerNo string) string {
-	return k.CustomerPrefix(customerNo) + "backorders"
-}
-
-// Addresses is the key of GET /v1/addresses: "v2:c:{customerNo}:addresses".
-func (k Keys) Addresses(customerNo string) string {
-	return k.CustomerPrefix(customerNo) + "addresses"
-}
-
-// Price is the key of one product's part of GET /v1/prices for one
-// customer: "v2:c:{customerNo}:price:{productNo}". Prices are per customer,
-// so the key is under the customer's prefix and flushed with it.
-func (k Keys) Price(customerNo, productNo string) string {
-	return k.CustomerPrefix(customerNo) + "price:" + seg(productNo)
-}
-
 // Stock is the key of one product's balances in every warehouse, the part
-// of GET /v1/stock that product contributes: "v2:stock:{productNo}". Stock
+// of GET /v1/stock that product contributes: "v3:stock:{productNo}". Stock
 // belongs to no customer.
 func (Keys) Stock(productNo string) string {
 	return version + ":stock:" + seg(productNo)

@@ -12,21 +12,25 @@ func TestKeys(t *testing.T) {
 	tests := []struct {
 		name, got, want string
 	}{
-		{"AllPrefix", k.AllPrefix(), "v2:"},
-		{"CustomerPrefix", k.CustomerPrefix("10001"), "v2:c:10001:"},
-		{"OrderList", k.OrderList("10001", "2025-01-01", "2025-12-31", 2, 25), "v2:c:10001:orders:2025-01-01:2025-12-31:2:25"},
-		{"Order", k.Order("10001", "500123"), "v2:c:10001:order:500123"},
-		{"InvoiceList", k.InvoiceList("A_b-9", "2025-01-01", "2025-12-31", 1, 100), "v2:c:A_b-9:invoices:2025-01-01:2025-12-31:1:100"},
-		{"Invoice", k.Invoice("10001", "F-1.2"), "v2:c:10001:invoice:F-1.2"},
-		{"CreditInvoiceList", k.CreditInvoiceList("10001", "2025-01-01", "2025-12-31", 1, 25), "v2:c:10001:credit-invoices:2025-01-01:2025-12-31:1:25"},
-		{"OrderRecord", k.OrderRecord("500123"), "v2:rec:order:500123"},
-		{"InvoiceRecord", k.InvoiceRecord("9001"), "v2:rec:invoice:9001"},
-		{"id with colon", k.Order("10001", "1:2"), "v2:c:10001:order:~313a32"},
-		{"id with star", k.Order("10001", "*"), "v2:c:10001:order:~2a"},
-		{"empty id", k.Order("10001", ""), "v2:c:10001:order:~"},
-		{"non-ASCII id", k.Invoice("10001", "ö"), "v2:c:10001:invoice:~c3b6"},
-		{"customer outside the rule", k.CustomerPrefix("a:b"), "v2:c:~613a62:"},
-		{"record with space", k.OrderRecord("1 2"), "v2:rec:order:~312032"},
+		{"AllPrefix", k.AllPrefix(), "v3:"},
+		{"CustomerPrefix", k.CustomerPrefix("10001"), "v3:c:10001:"},
+		{"FamilyPrefix", k.FamilyPrefix("10001", cache.FamilyOrders), "v3:c:10001:orders:"},
+		{"OrderList", k.OrderList("10001", "2025-01-01", "2025-12-31", 2, 25), "v3:c:10001:orders:list:2025-01-01:2025-12-31:2:25"},
+		{"Order", k.Order("10001", "500123"), "v3:c:10001:orders:one:500123"},
+		{"Backorders", k.Backorders("10001", "2025-06-01"), "v3:c:10001:orders:backorders:2025-06-01"},
+		{"InvoiceList", k.InvoiceList("A_b-9", "2025-06-01", "2025-01-01", "2025-12-31", 1, 100), "v3:c:A_b-9:invoices:list:2025-06-01:2025-01-01:2025-12-31:1:100"},
+		{"Invoice", k.Invoice("10001", "2025-06-01", "F-1.2"), "v3:c:10001:invoices:one:2025-06-01:F-1.2"},
+		{"CreditInvoiceList", k.CreditInvoiceList("10001", "2025-06-01", "2025-01-01", "2025-12-31", 1, 25), "v3:c:10001:invoices:credits:2025-06-01:2025-01-01:2025-12-31:1:25"},
+		{"Addresses", k.Addresses("10001"), "v3:c:10001:customer:addresses"},
+		{"Price", k.Price("10001", "AB-1"), "v3:c:10001:prices:AB-1"},
+		{"OrderRecord", k.OrderRecord("500123"), "v3:rec:order:500123"},
+		{"InvoiceRecord", k.InvoiceRecord("9001"), "v3:rec:invoice:9001"},
+		{"id with colon", k.Order("10001", "1:2"), "v3:c:10001:orders:one:~313a32"},
+		{"id with star", k.Order("10001", "*"), "v3:c:10001:orders:one:~2a"},
+		{"empty id", k.Order("10001", ""), "v3:c:10001:orders:one:~"},
+		{"non-ASCII id", k.Invoice("10001", "2025-06-01", "ö"), "v3:c:10001:invoices:one:2025-06-01:~c3b6"},
+		{"customer outside the rule", k.CustomerPrefix("a:b"), "v3:c:~613a62:"},
+		{"record with space", k.OrderRecord("1 2"), "v3:rec:order:~312032"},
 		{"Connector", k.Connector("baselinker", "catalogue"), "conn:v2:baselinker:catalogue"},
 		{"Connector part with colon", k.Connector("baselinker", "product", "A:1"), "conn:v2:baselinker:product:~413a31"},
 	}
@@ -64,11 +68,12 @@ func TestKeysNeverCollide(t *testing.T) {
 		add("InvoiceRecord("+a+")", k.InvoiceRecord(a))
 		for _, b := range tricky {
 			add("Order("+a+", "+b+")", k.Order(a, b))
-			add("Invoice("+a+", "+b+")", k.Invoice(a, b))
+			add("Invoice("+a+", "+b+")", k.Invoice(a, "2025-06-01", b))
 			add("Connector(x, "+a+", "+b+")", k.Connector("x", a, b))
 			add("OrderList("+a+", "+b+")", k.OrderList(a, b, "2025-12-31", 1, 25))
-			add("InvoiceList("+a+", "+b+")", k.InvoiceList(a, "2025-01-01", b, 1, 25))
-			add("CreditInvoiceList("+a+", "+b+")", k.CreditInvoiceList(a, b, b, 1, 25))
+			add("InvoiceList("+a+", "+b+")", k.InvoiceList(a, "2025-06-01", "2025-01-01", b, 1, 25))
+			add("CreditInvoiceList("+a+", "+b+")", k.CreditInvoiceList(a, "2025-06-01", b, b, 1, 25))
+			add("Price("+a+", "+b+")", k.Price(a, b))
 		}
 	}
 	if k.Order("10001", "1") == k.Order("1000", "11") {
@@ -84,10 +89,11 @@ func TestKeysStayInTheirCustomer(t *testing.T) {
 	for _, owner := range tricky {
 		for _, id := range tricky {
 			for _, key := range []string{
-				k.Order(owner, id), k.Invoice(owner, id),
+				k.Order(owner, id), k.Invoice(owner, id, id),
 				k.OrderList(owner, id, id, 1, 25),
-				k.InvoiceList(owner, id, id, 1, 25),
-				k.CreditInvoiceList(owner, id, id, 1, 25),
+				k.InvoiceList(owner, id, id, id, 1, 25),
+				k.CreditInvoiceList(owner, id, id, id, 1, 25),
+				k.Price(owner, id), k.Backorders(owner, id), k.Addresses(owner),
 			} {
 				if strings.ContainsAny(key, `*?[]\`) {
 					t.Errorf("key %q holds a glob character", key)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -47,42 +48,64 @@ for i, k in ipairs(KEYS) do
 end
 return out`)
 
-// retireScript retires a generation, all atomically. KEYS[1] holds the
-// flush-all generation, KEYS[2] the retired one (KEYS[1] itself for a
-// flush-all), KEYS[3] the flush sequence. ARGV: [1] the notice channel,
-// [2] the scope as announced ("*" for all), [3] the new token, [4] a token
-// for KEYS[1] should it be missing, [5] the prefix of the HyperLogLogs
-// (Keys.Counted, with the store's prefix).
+// retireScript retires generations, all atomically. KEYS[1] holds the
+// flush-all generation, KEYS[2] the flush sequence, KEYS[3..] the
+// generations retired (KEYS[1] itself for a flush-all). ARGV: [1] the
+// notice channel, [2] the prefix of the HyperLogLogs (Keys.Counted, with
+// the store's prefix), [3] a token for KEYS[1] should it be missing, then
+// for each retired generation its scope as announced ("*" for all) and
+// its new token.
 //
-// It counts the keys written under the retired generation (PFCOUNT, then
-// the HyperLogLog is deleted), sets the new token, increments the
+// For each, it counts the keys written under the old generation (PFCOUNT,
+// then the HyperLogLog is deleted), sets the new token, increments the
 // sequence, and publishes "{scope} {was} {all} {token} {seq}": was is the
 // flush-all generation before, all the one after. It returns {was, all,
-// seq, count}.
+// seq, count}: the flush-all generation before the first and after the
+// last, the last sequence, and the count of all.
 var retireScript = redis.NewScript(`
 local was = redis.call("GET", KEYS[1])
 if not was then
-	was = ARGV[4]
+	was = ARGV[3]
 	redis.call("SET", KEYS[1], was)
 end
-local counted
-if KEYS[2] == KEYS[1] then
-	counted = ARGV[5] .. was
-else
-	local old = redis.call("GET", KEYS[2])
-	if old then counted = ARGV[5] .. was .. "." .. old end
+local all, seq, n = was, 0, 0
+for i = 3, #KEYS do
+	local note, token = ARGV[2 * i - 2], ARGV[2 * i - 1]
+	local counted
+	if KEYS[i] == KEYS[1] then
+		counted = ARGV[2] .. all
+	else
+		local old = redis.call("GET", KEYS[i])
+		if old then counted = ARGV[2] .. all .. "." .. old end
+	end
+	if counted then
+		n = n + redis.call("PFCOUNT", counted)
+		redis.call("DEL", counted)
+	end
+	redis.call("SET", KEYS[i], token)
+	local before = all
+	if KEYS[i] == KEYS[1] then all = token end
+	seq = redis.call("INCR", KEYS[2])
+	redis.call("PUBLISH", ARGV[1], note .. " " .. before .. " " .. all .. " " .. token .. " " .. seq)
 end
-local n = 0
-if counted then
-	n = redis.call("PFCOUNT", counted)
-	redis.call("DEL", counted)
-end
-redis.call("SET", KEYS[2], ARGV[3])
-local all = was
-if KEYS[2] == KEYS[1] then all = ARGV[3] end
-local seq = redis.call("INCR", KEYS[3])
-redis.call("PUBLISH", ARGV[1], ARGV[2] .. " " .. was .. " " .. all .. " " .. ARGV[3] .. " " .. seq)
 return {was, all, tostring(seq), tostring(n)}`)
+
+// feedScript extends the feed held in KEYS[1] ("{from} {through}", Unix
+// milliseconds, which Lua's numbers hold exactly) with ARGV[1] to ARGV[2]: when ARGV[1] is not after the
+// feed's through, the feed reaches the later through (and the earlier
+// from); otherwise it starts again at ARGV[1]. It returns the feed.
+var feedScript = redis.NewScript(`
+local f, t = tonumber(ARGV[1]), tonumber(ARGV[2])
+local cur = redis.call("GET", KEYS[1])
+if cur then
+	local cf, ct = string.match(cur, "^(%d+) (%d+)$")
+	cf, ct = tonumber(cf), tonumber(ct)
+	if cf and ct and f <= ct then
+		f, t = math.min(f, cf), math.max(t, ct)
+	end
+end
+redis.call("SET", KEYS[1], string.format("%d %d", f, t))
+return {tostring(f), tostring(t)}`)
 
 // TryLock takes the lock key for ttl (SET NX PX with a random token) and
 // returns the token, or "" when another holder has it. Release it with
@@ -208,19 +231,30 @@ type Retired struct {
 	Was   uint64 // the flush-all generation before
 	All   uint64 // the flush-all generation after (Was, unless that one was retired)
 	Seq   int64  // the flush sequence after
-	Count int64  // distinct keys written under the retired generation (HyperLogLog estimate)
+	Count int64  // distinct keys written under the retired generations (HyperLogLog estimates)
 }
 
-// Retire replaces the generation held in gen by token, atomically with
-// counting the keys written under the old one (the HyperLogLog under
-// counted, Keys.Counted) and incrementing the flush sequence seq; all holds
-// the flush-all generation (pass gen == all to retire that one; a missing
-// one is set to fresh). It publishes "{note} {Was} {All} {token} {Seq}"
-// on channel, tokens in hex.
-func (r *Redis) Retire(ctx context.Context, all, gen, seq, counted, channel, note string, token, fresh uint64) (Retired, error) {
-	keys := []string{r.prefix + all, r.prefix + gen, r.prefix + seq}
-	vals, err := retireScript.Run(ctx, r.rdb, keys, r.prefix+channel, note,
-		formatToken(token), formatToken(fresh), r.prefix+counted).StringSlice()
+// Retirement is one generation for [Redis.Retire] to replace.
+type Retirement struct {
+	Gen   string // the key holding it
+	Note  string // the scope as announced
+	Token uint64 // the new token
+}
+
+// Retire replaces generations by new tokens, atomically with counting the
+// keys written under the old ones (the HyperLogLogs under counted,
+// Keys.Counted) and incrementing the flush sequence seq for each; all
+// holds the flush-all generation (retire that one with Gen == all; a
+// missing one is set to fresh). For each it publishes
+// "{Note} {was} {all} {Token} {seq}" on channel, tokens in hex.
+func (r *Redis) Retire(ctx context.Context, all, seq, counted, channel string, fresh uint64, rs ...Retirement) (Retired, error) {
+	keys := []string{r.prefix + all, r.prefix + seq}
+	args := []any{r.prefix + channel, r.prefix + counted, formatToken(fresh)}
+	for _, x := range rs {
+		keys = append(keys, r.prefix+x.Gen)
+		args = append(args, x.Note, formatToken(x.Token))
+	}
+	vals, err := retireScript.Run(ctx, r.rdb, keys, args...).StringSlice()
 	if err != nil {
 		return Retired{}, wrap(ctx, "retire", err)
 	}
@@ -237,6 +271,48 @@ func (r *Redis) Retire(ctx context.Context, all, gen, seq, counted, channel, not
 		return Retired{}, fmt.Errorf("cache: retire: %w", err)
 	}
 	return out, nil
+}
+
+// ExtendFeed extends the feed held in key (feedScript) with from to
+// through, and returns the feed as it is now; times in Unix milliseconds.
+func (r *Redis) ExtendFeed(ctx context.Context, key string, from, through int64) ([2]int64, error) {
+	vals, err := feedScript.Run(ctx, r.rdb, []string{r.prefix + key}, from, through).StringSlice()
+	if err != nil {
+		return [2]int64{}, wrap(ctx, "feed", err)
+	}
+	if len(vals) != 2 {
+		return [2]int64{}, errors.New("cache: feed: unexpected reply")
+	}
+	f, ok := parseFeed(vals[0] + " " + vals[1])
+	if !ok {
+		return [2]int64{}, errors.New("cache: feed: unexpected reply")
+	}
+	return f, nil
+}
+
+// ReadFeed returns the feed held in key (Unix milliseconds), zero when
+// there is none.
+func (r *Redis) ReadFeed(ctx context.Context, key string) ([2]int64, error) {
+	v, err := r.rdb.Get(ctx, r.prefix+key).Result()
+	if errors.Is(err, redis.Nil) {
+		return [2]int64{}, nil
+	}
+	if err != nil {
+		return [2]int64{}, wrap(ctx, "feed", err)
+	}
+	f, _ := parseFeed(v)
+	return f, nil
+}
+
+// parseFeed reads "{from} {through}".
+func parseFeed(s string) ([2]int64, bool) {
+	a, b, ok := strings.Cut(s, " ")
+	if !ok {
+		return [2]int64{}, false
+	}
+	from, err1 := strconv.ParseInt(a, 10, 64)
+	through, err2 := strconv.ParseInt(b, 10, 64)
+	return [2]int64{from, through}, err1 == nil && err2 == nil
 }
 
 // formatToken and parseToken write and read a generation token as Redis

@@ -69,14 +69,14 @@ func TestRedisRetire(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	<-subscribed
 
-	r, err := s.Retire(ctx, "gen:all", "gen:c", "seq", "n:", "ch", "c", 0xc2, 0xa9)
+	r, err := s.Retire(ctx, "gen:all", "seq", "n:", "ch", 0xa9, cache.Retirement{Gen: "gen:c", Note: "c", Token: 0xc2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (cache.Retired{Was: 0xa1, All: 0xa1, Seq: 1, Count: 2}); r != want {
 		t.Errorf("Retire = %+v, want %+v", r, want)
 	}
-	r, err = s.Retire(ctx, "gen:all", "gen:all", "seq", "n:", "ch", "*", 0xa2, 0xa9)
+	r, err = s.Retire(ctx, "gen:all", "seq", "n:", "ch", 0xa9, cache.Retirement{Gen: "gen:all", Note: "*", Token: 0xa2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestRedisRetire(t *testing.T) {
 	// Redis lost its data: the flush-all generation starts afresh, never
 	// at an old value.
 	rdb.Del(ctx, prefix+"gen:all", prefix+"gen:c", prefix+"seq")
-	r, err = s.Retire(ctx, "gen:all", "gen:c", "seq", "n:", "ch", "c", 0xc3, 0xa9)
+	r, err = s.Retire(ctx, "gen:all", "seq", "n:", "ch", 0xa9, cache.Retirement{Gen: "gen:c", Note: "c", Token: 0xc3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +115,17 @@ func TestRedisRetire(t *testing.T) {
 func TestKeysGeneration(t *testing.T) {
 	var k cache.Keys
 	tests := []struct{ name, got, want string }{
-		{"Generation", k.Generation(k.Order("10001", "5"), 0x3f, 0x12), "v2:c:10001:order:5:g3f.12"},
-		{"Scope of a customer key", k.Scope(k.OrderList("10001", "a", "b", 1, 25)), "10001"},
-		{"Scope of an escaped customer", k.Scope(k.Order("a:b", "1")), k.CustomerScope("a:b")},
+		{"Generation", k.Generation(k.Order("10001", "5"), 0x3f, 0x12), "v3:c:10001:orders:one:5:g3f.12"},
+		{"Scope of a list", k.Scope(k.OrderList("10001", "a", "b", 1, 25)), "10001:orders"},
+		{"Scope of an invoice", k.Scope(k.Invoice("10001", "2025-06-01", "7")), "10001:invoices"},
+		{"Scope of an escaped customer", k.Scope(k.Order("a:b", "1")), k.FamilyScope("a:b", cache.FamilyOrders)},
+		{"Scope of a price", k.Scope(k.Price("10001", "AB-1")), k.FamilyScope("10001", cache.FamilyPrices)},
 		{"Scope of a record", k.Scope(k.OrderRecord("5")), ""},
-		{"GenCustomer", k.GenCustomer(k.CustomerScope("10001")), "v2:gen:c:10001"},
-		{"Counted", k.Counted(), "v2:n:"},
-		{"Lock", k.Lock("v2:x"), "v2:lock:v2:x"},
-		{"Lock of several", k.Lock("v2:x", "v2:y")[:13], "v2:lock:many:"},
+		{"Scope of stock", k.Scope(k.Stock("AB-1")), ""},
+		{"GenScope", k.GenScope(k.FamilyScope("10001", cache.FamilyInvoices)), "v3:gen:c:10001:invoices"},
+		{"Counted", k.Counted(), "v3:n:"},
+		{"Lock", k.Lock("v3:x"), "v3:lock:v3:x"},
+		{"Lock of several", k.Lock("v3:x", "v3:y")[:13], "v3:lock:many:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -122,7 +122,7 @@ var storeTests = []struct {
 	{"delete prefix of one customer", func(t *testing.T, ctx context.Context, s cache.Store) {
 		mine := []string{
 			keys.Order("10001", "1"),
-			keys.Invoice("10001", "2"),
+			keys.Invoice("10001", "2025-06-01", "2"),
 			keys.OrderList("10001", "2025-01-01", "2025-12-31", 1, 25),
 		}
 		others := []string{

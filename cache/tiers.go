@@ -289,7 +289,7 @@ func (c *Cache) lastChanceRead(ctx context.Context, key string) (Entry, bool) {
 	scope := Keys{}.Scope(key)
 	ks := []string{Keys{}.GenAll()}
 	if scope != "" {
-		ks = append(ks, Keys{}.GenCustomer(scope))
+		ks = append(ks, Keys{}.GenScope(scope))
 	}
 	t, err := c.redis.Generations(ctx, [2]uint64{newToken(), newToken()}, ks...)
 	if err != nil {

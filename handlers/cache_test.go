@@ -277,7 +277,7 @@ func TestReplicaMissedNotice(t *testing.T) {
 	}
 	var k cache.Keys
 	ctx := context.Background()
-	c.rdb.Set(ctx, c.prefix+k.GenCustomer(k.CustomerScope("10001")), "abc", 0)
+	c.rdb.Set(ctx, c.prefix+k.GenScope(k.FamilyScope("10001", cache.FamilyOrders)), "abc", 0)
 	c.rdb.Incr(ctx, c.prefix+k.GenSeq())
 	took := waitFor(t, 2500*time.Millisecond, "the replica notices the silent flush", func() bool {
 		return r.get(t, target).Header().Get("X-Cache") == "MISS"
@@ -456,7 +456,7 @@ func TestWebhookRefreshAcrossDataLoss(t *testing.T) {
 	detail := "/v1/orders/" + n + "?customer_no=10001"
 	// A refresh before, so that the answers carry a generation other than
 	// the first: counters restarting at 0 would reach it again.
-	if err := a.svc.OrderChanged(ctx(), n); err != nil {
+	if err := a.svc.OrderChanged(ctx(), n, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, target := range []string{list, detail} {
@@ -472,7 +472,7 @@ func TestWebhookRefreshAcrossDataLoss(t *testing.T) {
 	o.ChangedAt = c.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	c.sim.SetOrder(o)
 	srv.Restart(t)
-	if err := a.svc.OrderChanged(ctx(), n); err != nil {
+	if err := a.svc.OrderChanged(ctx(), n, false); err != nil {
 		t.Fatal(err)
 	}
 	// Each replica shows the change as soon as it hears of the flush (or

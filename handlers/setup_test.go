@@ -130,6 +130,10 @@ const (
 	ttlList   = time.Minute
 	ttlDetail = 5 * time.Minute
 	staleFor  = 24 * time.Hour
+	// CACHE_SWEEP_EVERY and CACHE_KEEP_FOR: the change sweep runs only
+	// when a test calls it (Service.Sweep).
+	sweepEvery = 5 * time.Minute
+	keepFor    = 168 * time.Hour
 )
 
 func newEnv(t testing.TB, opts ...envOption) *env {
@@ -175,7 +179,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if mem == nil {
 		mem = cache.NewMemory(32 << 20)
 	}
-	ev.cache = cache.New(cache.Config{Memory: mem, Redis: ev.redis, StaleFor: staleFor, Budget: cfg.budget, Now: clock})
+	ev.cache = cache.New(cache.Config{Memory: mem, Redis: ev.redis, StaleFor: staleFor, Budget: cfg.budget, FeedLag: sweepEvery, KeepFor: keepFor, Now: clock})
 	if ev.redis != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -187,7 +191,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		v = cfg.validate
 	}
 	ev.links = doclink.New(doclink.DeriveKey(secret), "https://gw.example.test", clock)
-	ev.svc = pull.New(client, ev.cache, v, mapper, ev.links, pull.Config{TTLList: ttlList, TTLDetail: ttlDetail, Budget: cfg.budget, Now: clock}, nil)
+	ev.svc = pull.New(client, ev.cache, v, mapper, ev.links, pull.Config{TTLList: ttlList, TTLDetail: ttlDetail, Budget: cfg.budget, SweepEvery: sweepEvery, Now: clock}, nil)
 	deps := handlers.Deps{
 		Pull:    ev.svc,
 		APIKeys: []string{"other-key", testKey}, AdminToken: testAdmin, Shape: cfg.shape,

@@ -285,6 +285,10 @@ func TestStrictERPAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Cold: a record kept by an earlier list would spare the call.
+			if _, err := ev.svc.FlushAll(ctx()); err != nil {
+				t.Fatal(err)
+			}
 			bend.Store(tt.bend)
 			rec := ev.get(t, tt.target)
 			bend.Store((func(string, []byte) []byte)(nil))

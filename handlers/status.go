@@ -28,6 +28,11 @@ type StatusSources struct {
 	// ERPCalls reports the ERP calls sent and refused by class since
 	// start, this replica's (the guard's).
 	ERPCalls func() []ClassCalls
+	// SweepEvery is the period of the sweep of Extend's changes
+	// (CACHE_SWEEP_EVERY), and Confirmed the time up to which every
+	// change is known (cache.Cache.Confirmed); 0 and nil: no sweep.
+	SweepEvery time.Duration
+	Confirmed  func() time.Time
 }
 
 // ClassCalls are the ERP calls of one class (erp.Class's name) that the
@@ -58,6 +63,7 @@ type statusView struct {
 	ERP         string // "": not known; "ok" or "down"
 	Redis       string // "": not configured; "ok" or "down"
 	Cache       *cacheView
+	Sweep       *sweepView
 	Pushers     []PusherStatus
 	Errors      []LoggedError
 	Paused      []pausedGroup // nil: none, or no guard
@@ -69,6 +75,13 @@ type statusView struct {
 type pausedGroup struct {
 	Group string
 	Left  string
+}
+
+type sweepView struct {
+	Every     string
+	Confirmed string // "": never yet
+	Behind    string // how long ago
+	Late      bool   // further behind than a period and the time a sweep takes
 }
 
 type cacheView struct {
@@ -96,6 +109,15 @@ func (h *handler) status(c echo.Context) error {
 			cv.HitRatio = fmt.Sprintf("%.1f %%", 100*float64(cv.Hits)/float64(total))
 		}
 		v.Cache = cv
+	}
+	if src.SweepEvery > 0 && src.Confirmed != nil {
+		sv := &sweepView{Every: src.SweepEvery.String()}
+		if t := src.Confirmed(); !t.IsZero() {
+			behind := v.Now.Sub(t).Truncate(time.Second)
+			sv.Confirmed, sv.Behind = t.In(h.d.Location).Format("2006-01-02 15:04:05 MST"), behind.String()
+			sv.Late = behind > src.SweepEvery+min(src.SweepEvery/10, 10*time.Second)
+		}
+		v.Sweep = sv
 	}
 	if src.Pushers != nil {
 		v.Pushers = src.Pushers(ctx)

@@ -67,7 +67,7 @@ func statusEnv(t *testing.T) (*env, *echo.Echo) {
 	e := handlers.New(handlers.Deps{
 		Pull: ev.svc, ERP: ev.guard, APIKeys: []string{testKey}, AdminToken: testAdmin, Now: ev.clock.Now, Logger: log,
 		Status: handlers.StatusSources{
-			CacheStats: ev.svc.Stats,
+			CacheStats: ev.svc.Stats, SweepEvery: sweepEvery, Confirmed: ev.cache.Confirmed,
 			Pushers: func(context.Context) []handlers.PusherStatus {
 				return []handlers.PusherStatus{
 					{Name: "stock", State: "running", Backlog: 12, LastSuccess: ev.now.Add(-time.Minute)},
@@ -124,6 +124,7 @@ func TestStatusPage(t *testing.T) {
 				`<span class="warn">sales</span> paused 4m0s more`, "gateway erp resume",
 				`background: 9 / <span class="warn">7</span>`,
 				`id="cache"`, "33.3 %", // 1 hit of 3
+				"Change sweep", "every 5m0s", "no sweep yet",
 				`id="pushers"`, "stock", "orders", `<span class="bad">2</span>`,
 				`id="errors"`, "request failed", "status=502", "trace_id=4bf92f3577b34da6a3ce929d0e0e4736",
 				"pusher=orders", "&lt;script&gt;",

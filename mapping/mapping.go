@@ -183,12 +183,15 @@ func (m *Mapper) PaymentStatus(inv erp.Invoice) string {
 	if err != nil {
 		return PaymentUnpaid
 	}
-	today := m.now().In(m.loc).Format(time.DateOnly)
-	if due.Format(time.DateOnly) < today {
+	if due.Format(time.DateOnly) < m.Today() {
 		return PaymentOverdue
 	}
 	return PaymentUnpaid
 }
+
+// Today is the merchant's date now (YYYY-MM-DD, in Options.Location): the
+// day PaymentStatus tells overdue by.
+func (m *Mapper) Today() string { return m.now().In(m.loc).Format(time.DateOnly) }
 
 // TrackingLink returns raw when it is an absolute https:// URL with a host
 // (normalised: scheme in lower case, unsafe characters escaped), and ""

@@ -3,7 +3,6 @@ package pull
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/vendre-extend/gateway/api"
@@ -41,11 +40,14 @@ func (s *Service) OrderList(ctx context.Context, customerNo string, q ListQuery)
 // that is missing or belongs to another customer.
 func (s *Service) Order(ctx context.Context, customerNo, id string) (Answer, error) {
 	return s.serve(ctx, s.kinds.order, keys.Order(customerNo, id), func(ctx context.Context) ([]byte, error) {
-		o, err := s.erp.Order(ctx, id)
-		if err != nil {
-			return nil, err
+		var o erp.Order
+		if !s.current(ctx, keys.OrderRecord(id), &o) {
+			var err error
+			if o, err = s.erp.Order(ctx, id); err != nil {
+				return nil, err
+			}
+			s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o)
 		}
-		s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o)
 		if o.CustomerNumber != customerNo {
 			return nil, ErrNotFound
 		}
@@ -55,7 +57,7 @@ func (s *Service) Order(ctx context.Context, customerNo, id string) (Answer, err
 
 // InvoiceList answers GET /v1/invoices.
 func (s *Service) InvoiceList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
-	key := keys.InvoiceList(customerNo, q.From, q.To, q.Page, q.PerPage)
+	key := keys.InvoiceList(customerNo, s.mapper.Today(), q.From, q.To, q.Page, q.PerPage)
 	return s.serve(ctx, s.kinds.invoices, key, func(ctx context.Context) ([]byte, error) {
 		page, err := s.erp.InvoiceHeaders(ctx, erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, Page: q.Page, PageSize: q.PerPage})
 		if err != nil && !errors.Is(err, erp.ErrNotFound) {
@@ -81,12 +83,15 @@ func (s *Service) InvoiceList(ctx context.Context, customerNo string, q ListQuer
 // Invoice answers GET /v1/invoices/{id}. It returns ErrNotFound for an
 // invoice that is missing or belongs to another customer.
 func (s *Service) Invoice(ctx context.Context, customerNo, id string) (Answer, error) {
-	return s.serve(ctx, s.kinds.invoice, keys.Invoice(customerNo, id), func(ctx context.Context) ([]byte, error) {
-		inv, err := s.erp.Invoice(ctx, id)
-		if err != nil {
-			return nil, err
+	return s.serve(ctx, s.kinds.invoice, keys.Invoice(customerNo, s.mapper.Today(), id), func(ctx context.Context) ([]byte, error) {
+		var inv erp.Invoice
+		if !s.current(ctx, keys.InvoiceRecord(id), &inv) {
+			var err error
+			if inv, err = s.erp.Invoice(ctx, id); err != nil {
+				return nil, err
+			}
+			s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
 		}
-		s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
 		if inv.CustomerNumber != customerNo {
 			return nil, ErrNotFound
 		}
@@ -110,30 +115,4 @@ func (s *Service) FlushCustomer(ctx context.Context, customerNo string) (int, er
 func (s *Service) FlushAll(ctx context.Context) (int, error) {
 	_, _ = s.docs.Flush(ctx, cache.All) // never fails: Memory alone
 	return s.cache.Flush(ctx, cache.All)
-}
-
-// OrderChanged is told that an order changed in the ERP (a webhook): it
-// fetches the order, keeps the new record, and makes its customer's answers
-// fresh on their next read. Its ERP call is a refresh (erp.Refresh): a
-// caller waiting on an answer goes first. It returns erp.ErrNotFound for an
-// order the ERP does not have.
-func (s *Service) OrderChanged(ctx context.Context, orderNumber string) error {
-	o, err := s.erp.Order(erp.WithClass(ctx, erp.Refresh), orderNumber)
-	if err != nil {
-		return fmt.Errorf("pull: order %s changed: %w", orderNumber, err)
-	}
-	s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o)
-	_, err = s.FlushCustomer(ctx, o.CustomerNumber)
-	return err
-}
-
-// InvoiceChanged is OrderChanged for an invoice.
-func (s *Service) InvoiceChanged(ctx context.Context, invoiceNumber string) error {
-	inv, err := s.erp.Invoice(erp.WithClass(ctx, erp.Refresh), invoiceNumber)
-	if err != nil {
-		return fmt.Errorf("pull: invoice %s changed: %w", invoiceNumber, err)
-	}
-	s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
-	_, err = s.FlushCustomer(ctx, inv.CustomerNumber)
-	return err
 }

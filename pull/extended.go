@@ -67,8 +67,13 @@ type CatalogERP interface {
 // order; unchanged ones are reused). A customer unknown to the ERP gets
 // [].
 func (s *Service) Backorders(ctx context.Context, customerNo string) (Answer, error) {
-	return s.serve(ctx, s.kinds.backorders, keys.Backorders(customerNo), func(ctx context.Context) ([]byte, error) {
-		q := erp.ListQuery{CustomerNumber: customerNo, From: s.now().UTC().AddDate(0, 0, -backorderDays).Format(time.DateOnly)}
+	today := s.mapper.Today()
+	return s.serve(ctx, s.kinds.backorders, keys.Backorders(customerNo, today), func(ctx context.Context) ([]byte, error) {
+		from := today
+		if t, err := time.Parse(time.DateOnly, today); err == nil {
+			from = t.AddDate(0, 0, -backorderDays).Format(time.DateOnly)
+		}
+		q := erp.ListQuery{CustomerNumber: customerNo, From: from}
 		hs, err := allHeaders(ctx, s, "orders of "+customerNo, func(h erp.OrderHeader) string { return h.OrderNumber },
 			func(ctx context.Context, page int) (erp.Page[erp.OrderHeader], error) {
 				q.Page, q.PageSize = page, erp.MaxPageSize
@@ -112,7 +117,7 @@ func (s *Service) Backorders(ctx context.Context, customerNo string) (Answer, er
 // reached the window's end, else the number found so far: at least one
 // more than the page ends with, so a next page is offered.
 func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q ListQuery) (Answer, error) {
-	key := keys.CreditInvoiceList(customerNo, q.From, q.To, q.Page, q.PerPage)
+	key := keys.CreditInvoiceList(customerNo, s.mapper.Today(), q.From, q.To, q.Page, q.PerPage)
 	return s.serve(ctx, s.kinds.creditInvoices, key, func(ctx context.Context) ([]byte, error) {
 		want := max(q.Page, 1)*q.PerPage + 1
 		credits := make([]api.InvoiceRow, 0)

@@ -10,9 +10,11 @@
 // belong to that customer before it is shown; a record of another customer
 // is reported exactly like a missing one (ErrNotFound).
 //
-// Answers are fresh for CACHE_TTL_LIST or CACHE_TTL_DETAIL. Raw ERP
-// records are kept beside them, so that a list refresh fetches only the
-// records whose ChangedAt moved.
+// Answers are fresh for CACHE_TTL_LIST or CACHE_TTL_DETAIL, and order and
+// invoice answers for as long as Extend announces no change of theirs
+// (changes.go: webhooks and the sweep). Raw ERP records are kept beside
+// them, so that a list refresh fetches only the records whose ChangedAt
+// moved, and an order opened after its list is built from the record.
 package pull
 
 import (
@@ -65,6 +67,9 @@ type Config struct {
 	// Budget is the most time the ERP work of a document, or of a webhook's
 	// refresh, may take, retries included (EXTEND_TIMEOUT).
 	Budget time.Duration
+	// SweepEvery is the period of the change sweep (CACHE_SWEEP_EVERY,
+	// RunSweeps); 0: none.
+	SweepEvery time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// DocumentBytes bounds the invoice PDFs kept in this process
@@ -101,13 +106,22 @@ func New(e ERP, c *cache.Cache, v Validator, m *mapping.Mapper, links *doclink.S
 	if now == nil {
 		now = time.Now
 	}
-	list := func(name string) cache.Kind { return cache.Kind{Name: name, TTL: cfg.TTLList} }
-	detail := func(name string) cache.Kind { return cache.Kind{Name: name, TTL: cfg.TTLDetail} }
+	// Orders and invoices, and the records behind them, are tracked:
+	// fresh until Extend announces a change (changes.go). Addresses,
+	// prices and stock have no such announcement: their TTL is all.
+	list := func(name string, tracked bool) cache.Kind {
+		return cache.Kind{Name: name, TTL: cfg.TTLList, Tracked: tracked}
+	}
+	detail := func(name string, tracked bool) cache.Kind {
+		return cache.Kind{Name: name, TTL: cfg.TTLDetail, Tracked: tracked}
+	}
 	return &Service{erp: e, cache: c, schemas: v, mapper: m, links: links, cfg: cfg, log: log, now: now,
 		kinds: kinds{
-			orders: list("orders"), order: detail("order"), invoices: list("invoices"), invoice: detail("invoice"),
-			creditInvoices: list("credit-invoices"), backorders: list("backorders"), addresses: detail("addresses"),
-			prices: list("prices"), stock: list("stock"), record: detail("record"), document: detail("document"),
+			orders: list("orders", true), order: detail("order", true), backorders: list("backorders", true),
+			invoices: list("invoices", true), invoice: detail("invoice", true), creditInvoices: list("credit-invoices", true),
+			record:    detail("record", true),
+			addresses: detail("addresses", false), prices: list("prices", false), stock: list("stock", false),
+			document: detail("document", false),
 		},
 		docs: newDocuments(cfg, now),
 	}

@@ -277,7 +277,11 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	wg.Wait()
 	st.sim.SetLatency(0)
 
-	// An ERP failure: Extend answers 503 to a cold single order.
+	// An ERP failure: Extend answers 503 to a cold single order (its
+	// record, kept by the list, flushed first).
+	flush := httptest.NewRequest(http.MethodPost, "/admin/cache/flush", nil)
+	flush.Header.Set("Authorization", "Bearer "+admin)
+	st.h.ServeHTTP(httptest.NewRecorder(), flush)
 	st.sim.SetFailing(http.StatusServiceUnavailable)
 	if rec := st.get(t, "/v1/orders/"+st.sim.Cases().MultiVATOrder+"?customer_no=10001"); rec.Code < 500 {
 		t.Fatalf("GET order with the ERP failing = %d, want 5xx", rec.Code)

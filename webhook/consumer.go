@@ -23,11 +23,13 @@ import (
 
 // Refresher refreshes what a notification names; *pull.Service has it.
 type Refresher interface {
-	// OrderChanged fetches the order, keeps it and makes its customer's
-	// answers fresh. erp.ErrNotFound: the ERP has no such order.
-	OrderChanged(ctx context.Context, orderNumber string) error
-	// InvoiceChanged is OrderChanged for an invoice.
-	InvoiceChanged(ctx context.Context, invoiceNumber string) error
+	// OrderChanged makes the answers that show the order fresh on their
+	// next read; created: the order is new (OrderCreated).
+	// erp.ErrNotFound: the ERP has no such order.
+	OrderChanged(ctx context.Context, orderNumber string, created bool) error
+	// InvoiceChanged is OrderChanged for an invoice
+	// (CustomerInvoiceCreated).
+	InvoiceChanged(ctx context.Context, invoiceNumber string, created bool) error
 	// StockChanged renews the cached stock of the product.
 	StockChanged(ctx context.Context, productNumber string) error
 	// FlushCustomer makes the customer's answers fresh.
@@ -385,12 +387,12 @@ func (c *Consumer) apply(ctx context.Context, nt Notification) (string, error) {
 		if d.OrderNumber == "" {
 			return OutcomeIgnored, errDetails
 		}
-		err = c.ref.OrderChanged(ctx, d.OrderNumber)
+		err = c.ref.OrderChanged(ctx, d.OrderNumber, nt.Action == "OrderCreated")
 	case "CustomerInvoiceCreated", "CustomerInvoiceChanged":
 		if d.InvoiceNumber == "" {
 			return OutcomeIgnored, errDetails
 		}
-		err = c.ref.InvoiceChanged(ctx, d.InvoiceNumber)
+		err = c.ref.InvoiceChanged(ctx, d.InvoiceNumber, nt.Action == "CustomerInvoiceCreated")
 	case "AvailableBalanceChanged", "BalanceChanged":
 		if d.ProductNumber == "" {
 			return OutcomeIgnored, errDetails

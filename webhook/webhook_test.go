@@ -139,7 +139,7 @@ func newRefresher() *refresher {
 	return &refresher{orders: map[string]int{}, invoices: map[string]int{}, stock: map[string]int{}, customers: map[string]int{}, failOrders: map[string]bool{}}
 }
 
-func (r *refresher) OrderChanged(ctx context.Context, n string) error {
+func (r *refresher) OrderChanged(ctx context.Context, n string, _ bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if erp.ClassOf(ctx) == erp.Refresh {
@@ -155,7 +155,7 @@ func (r *refresher) OrderChanged(ctx context.Context, n string) error {
 	return nil
 }
 
-func (r *refresher) InvoiceChanged(_ context.Context, n string) error {
+func (r *refresher) InvoiceChanged(_ context.Context, n string, _ bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.invoices[n]++

@@ -89,8 +89,8 @@ type refresher struct {
 }
 
 // OrderChanged refreshes the service's order, then the connector's.
-func (r refresher) OrderChanged(ctx context.Context, orderNumber string) error {
-	err := r.Service.OrderChanged(ctx, orderNumber)
+func (r refresher) OrderChanged(ctx context.Context, orderNumber string, created bool) error {
+	err := r.Service.OrderChanged(ctx, orderNumber, created)
 	if r.conn != nil {
 		_ = r.conn.OrderChanged(ctx, orderNumber)
 	}
@@ -98,8 +98,8 @@ func (r refresher) OrderChanged(ctx context.Context, orderNumber string) error {
 }
 
 // InvoiceChanged is OrderChanged for an invoice.
-func (r refresher) InvoiceChanged(ctx context.Context, invoiceNumber string) error {
-	err := r.Service.InvoiceChanged(ctx, invoiceNumber)
+func (r refresher) InvoiceChanged(ctx context.Context, invoiceNumber string, created bool) error {
+	err := r.Service.InvoiceChanged(ctx, invoiceNumber, created)
 	if r.conn != nil {
 		_ = r.conn.InvoiceChanged(ctx, invoiceNumber)
 	}

@@ -52,6 +52,8 @@ type Config struct {
 	CacheTTLList       time.Duration `env:"CACHE_TTL_LIST, default=60s" help:"freshness of list answers"`
 	CacheTTLDetail     time.Duration `env:"CACHE_TTL_DETAIL, default=5m" help:"freshness of single answers"`
 	CacheStaleFor      time.Duration `env:"CACHE_STALE_FOR, default=24h" help:"how long a stale answer may still be served while the ERP fails"`
+	CacheSweepEvery    time.Duration `env:"CACHE_SWEEP_EVERY, default=5m" help:"period of the sweep of Extend's changed orders and invoices: how far order and invoice answers may be behind the ERP"`
+	CacheKeepFor       time.Duration `env:"CACHE_KEEP_FOR, default=168h" help:"how long order and invoice answers and records are kept while Extend announces no change"`
 	Locale             string        `env:"LOCALE, default=sv-SE" help:"how money and country names are shown"`
 	Currency           string        `env:"CURRENCY, default=SEK" help:"the shop's currency"`
 	Timezone           string        `env:"TIMEZONE, default=Europe/Stockholm" help:"the merchant's time zone"`

@@ -180,6 +180,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 	engine = cache.New(cache.Config{
 		Memory: cache.NewMemory(128 << 20), Redis: sharedTier,
 		StaleFor: cfg.CacheStaleFor, Budget: cfg.ExtendTimeout,
+		FeedLag: cfg.CacheSweepEvery, KeepFor: cfg.CacheKeepFor,
 		// A renewal serves nobody waiting: the ERP's budget goes to
 		// waiting callers first.
 		Renewal:  func(ctx context.Context) context.Context { return erp.WithClass(ctx, erp.Refresh) },
@@ -220,6 +221,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 	links := doclink.New(key, cfg.PublicBaseURL, nil)
 	svc := pull.New(client, engine, set, mapper, links, pull.Config{
 		TTLList: cfg.CacheTTLList, TTLDetail: cfg.CacheTTLDetail, Budget: cfg.ExtendTimeout,
+		SweepEvery: cfg.CacheSweepEvery,
 	}, log)
 
 	// Webhook intake and the pushers (pushers.go); their loops join g below.
@@ -241,7 +243,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 		Extended: svc,
 		Metrics:  publicMetrics(cfg, tel.MetricsHandler()), MeterProvider: tel.MeterProvider(),
 		Status: handlers.StatusSources{CacheStats: engine.Stats, Errors: errLog, Pushers: pusherLines(pusherState),
-			ERPCalls: func() []handlers.ClassCalls { return classCalls(guard) }},
+			ERPCalls:   func() []handlers.ClassCalls { return classCalls(guard) },
+			SweepEvery: cfg.CacheSweepEvery, Confirmed: engine.Confirmed},
 		Pauses: guard,
 
 		AuthThrottle:   handlers.NewAuthThrottle(cfg.AuthFailureLimit, log),
@@ -283,8 +286,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 			return nil
 		})
 	}
-	// Hears of the other replicas' cache flushes (Redis pub/sub).
+	// Hears of the other replicas' cache flushes (Redis pub/sub), and
+	// sweeps Extend's changes (one replica at a time).
 	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return svc.RunSweeps(gctx) })
 	for _, run := range ps.runs { // webhook consumer, stock and order pushers
 		g.Go(func() error { return run(gctx) })
 	}
