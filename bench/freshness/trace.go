@@ -55,9 +55,8 @@ type event struct {
 
 	// changes and webhooks
 	family  string // cache.FamilyOrders or cache.FamilyInvoices
-	number  string // "" for a creation (set when it happens, for its webhook)
 	created bool
-	ref     *string // the created record's number, for its webhook
+	ref     *string // the changed record's number, set when it changes, for its webhook
 }
 
 // trace builds the events of o over [start, start+Span).
