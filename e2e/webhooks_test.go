@@ -115,7 +115,10 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	g.start()
 
 	// The plan: each distinct notification names its own order; 10 %
-	// more deliveries repeat an earlier one (Attempt 2).
+	// more deliveries repeat an earlier one (Attempt 2). They announce
+	// new orders, the one change the gateway fetches at once (to learn
+	// whose it is; docs/cache.md), so that the ERP's fetches show each
+	// notification applied once.
 	rnd := rand.New(rand.NewPCG(3, 4))
 	type job struct {
 		n       int
@@ -140,7 +143,7 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	}
 	body := func(j job) []byte {
 		return []byte(fmt.Sprintf(`{"Id":"%032x","Attempt":%d,"Properties":{"NotificationId":"00000000-0000-4000-8000-%012d"},`+
-			`"Notifications":[{"Action":"OrderPicked","Details":{"OrderNumber":%q}}]}`, j.n*10+j.attempt, j.attempt, j.n, orders[j.n]))
+			`"Notifications":[{"Action":"OrderCreated","Details":{"OrderNumber":%q}}]}`, j.n*10+j.attempt, j.attempt, j.n, orders[j.n]))
 	}
 
 	start := time.Now()
