@@ -9,8 +9,9 @@
 //
 // The files, one concern each:
 //   - cache.go: the API and the policy (freshness, stale-while-revalidate,
-//     stale-if-error, coalescing), in Get and resolve; and the change
-//     feed (Confirm) that keeps tracked kinds fresh past their TTL;
+//     stale-if-error, coalescing), in Get and resolve;
+//   - feed.go: freshness from announcements, which keeps tracked kinds
+//     fresh past their TTL while every change is announced (Confirm);
 //   - flush.go: how a flush works, on one replica and across replicas,
 //     and through a Redis that lost its data;
 //   - tiers.go: the two tiers, the Memory store of this replica in front
