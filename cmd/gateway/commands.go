@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/doclink"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/mapping"
@@ -54,11 +55,13 @@ func probe(ctx context.Context, args []string, getenv func(string) string, stdou
 	// guard, shared through Redis when configured, after customers.
 	var rdb redis.UniversalClient
 	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
+		u, err := cache.ParseRedisURL(cfg.RedisURL)
 		if err != nil {
-			return fmt.Errorf("config: REDIS_URL: %v", errors.Unwrap(err))
+			return fmt.Errorf("config: REDIS_URL: %v", err)
 		}
-		c := redis.NewClient(opts)
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c, _ := u.Open(pctx, redisTimeouts()) // unanswered: the budget is kept in process
+		cancel()
 		defer c.Close()
 		rdb = c
 	}

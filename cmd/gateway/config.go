@@ -16,6 +16,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/erpguard"
 	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/ratelimit"
@@ -42,7 +43,7 @@ type Config struct {
 	ExtendClientID     string        `env:"EXTEND_CLIENT_ID" help:"Extend Commerce OAuth2 client id"`
 	ExtendClientSecret string        `env:"EXTEND_CLIENT_SECRET" help:"Extend Commerce OAuth2 client secret"`
 	ExtendTimeout      time.Duration `env:"EXTEND_TIMEOUT, default=3s" help:"most time one request may wait on the ERP, retries included"`
-	RedisURL           string        `env:"REDIS_URL" help:"Redis URL, e.g. redis://127.0.0.1:6379/0 (unset: in-process cache)"`
+	RedisURL           string        `env:"REDIS_URL" help:"Redis URL, e.g. redis://127.0.0.1:6379/0, or a Redis Cluster: redis://host1:port1?addr=host2:port2&addr=host3:port3 (unset: in-process cache)"`
 	VendreAPIKeys      []string      `env:"VENDRE_API_KEYS" help:"comma-separated keys Vendre may present"`
 	VendreKeyHeader    string        `env:"VENDRE_KEY_HEADER" help:"one more header that may carry Vendre's key, besides X-Api-Key and Authorization: Bearer"`
 	VendreParamAliases []string      `env:"VENDRE_PARAM_ALIASES" help:"Vendre's names for the parameters, alias=name,... (e.g. kundnr=customer_no,fran=from,till=to)"`
@@ -342,8 +343,8 @@ func (c *Config) Validate() error {
 		c.checkSecrets(&p)
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			p.add("REDIS_URL", "want redis://host:port/db, rediss:// or unix://")
+		if _, err := cache.ParseRedisURL(c.RedisURL); err != nil {
+			p.add("REDIS_URL", "%v: want redis://host:port/db, rediss://, unix://, or a Redis Cluster as redis://host1:port1?addr=host2:port2&addr=host3:port3", err)
 		}
 	}
 	if err := checkURL(c.PublicBaseURL); err != nil {

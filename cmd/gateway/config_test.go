@@ -105,6 +105,9 @@ func TestConfigErrors(t *testing.T) {
 		{with("VENDRE_API_KEYS", " , "), "VENDRE_API_KEYS"},
 		{with("VENDRE_API_KEYS", "abc"), "VENDRE_API_KEYS"},
 		{with("REDIS_URL", "http://127.0.0.1:6379"), "REDIS_URL"},
+		{with("REDIS_URL", "redis://:s3cret-value-0123456789@10.0.0.1:7000/1?addr=10.0.0.2:7000"), "REDIS_URL"},
+		{with("REDIS_URL", "redis://:s3cret-value-0123456789@10.0.0.1:7000?addr=10.0.0.2"), "REDIS_URL"},
+		{with("REDIS_URL", "redis://:s3cret-value-0123456789@[::1"), "REDIS_URL"},
 		{with("PUBLIC_BASE_URL", "gateway.example.test"), "PUBLIC_BASE_URL"},
 		{with("PUBLIC_BASE_URL", "http://gateway.example.test"), "PUBLIC_BASE_URL"},
 		{with("VENDRE_KEY_HEADER", "X Key"), "VENDRE_KEY_HEADER"},
@@ -145,6 +148,18 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("error %q shows the secret", msg)
 			}
 		})
+	}
+}
+
+// TestRedisClusterURL: REDIS_URL takes a Redis Cluster in go-redis's form.
+func TestRedisClusterURL(t *testing.T) {
+	env := envOf(map[string]string{"REDIS_URL": "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000"})
+	cfg, _, err := parseConfig("gateway", nil, env, io.Discard)
+	if err != nil {
+		t.Fatalf("a cluster's REDIS_URL refused: %v", err)
+	}
+	if cfg.RedisURL == "" {
+		t.Error("REDIS_URL lost")
 	}
 }
 

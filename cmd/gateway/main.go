@@ -153,26 +153,24 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 	var shared redis.UniversalClient // nil: one replica; limits kept in process
 	var sharedTier *cache.Redis
 	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
+		u, err := cache.ParseRedisURL(cfg.RedisURL)
 		if err != nil {
-			return fmt.Errorf("config: REDIS_URL: %v", errors.Unwrap(err))
+			return fmt.Errorf("config: REDIS_URL: %v", err)
 		}
-		// Fail fast when Redis is down: the gateway then answers from the
-		// ERP instead of waiting on go-redis's default retries.
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
-		opts.DialerRetries, opts.MaxRetries = 1, 1
-		rdb := redis.NewClient(opts)
-		if err := tel.InstrumentRedis(rdb); err != nil {
-			return fmt.Errorf("telemetry: redis: %w", err)
-		}
-		defer rdb.Close()
-		shared = rdb
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb, err := u.Open(pctx, redisTimeouts())
+		cancel()
+		defer rdb.Close()
+		if err != nil {
 			// Serve anyway: a Redis outage must not stop My Account.
 			log.Warn("redis does not answer; serving without it until it does", "err", err)
 		}
-		cancel()
+		_, isCluster := rdb.(*redis.ClusterClient)
+		log.Info("redis", "cluster", isCluster, "addrs", u.Addrs())
+		if err := tel.InstrumentRedis(rdb); err != nil {
+			return fmt.Errorf("telemetry: redis: %w", err)
+		}
+		shared = rdb
 		sharedTier = cache.NewRedis(rdb, "")
 	}
 	// The cache: an in-process tier, in front of Redis when configured;
@@ -390,4 +388,12 @@ func portOf(addr string) string {
 		return addr[i:]
 	}
 	return ""
+}
+
+// redisTimeouts make Redis fail fast when it is down, one server or a
+// cluster's node: the gateway then answers from memory and the ERP
+// instead of waiting on go-redis's default retries.
+func redisTimeouts() cache.Timeouts {
+	return cache.Timeouts{Dial: 500 * time.Millisecond, Read: 500 * time.Millisecond, Write: 500 * time.Millisecond,
+		DialerRetries: 1, MaxRetries: 1}
 }
