@@ -223,7 +223,7 @@ func TestCoalescing(t *testing.T) {
 
 // replicas are n caches sharing the Redis behind rdb under prefix, each
 // with its own Memory tier and listener.
-func replicas(t *testing.T, n int, rdb *redis.Client, prefix string, clk *clock) []*cache.Cache {
+func replicas(t *testing.T, n int, rdb redis.UniversalClient, prefix string, clk *clock) []*cache.Cache {
 	var cs []*cache.Cache
 	for range n {
 		cs = append(cs, newCache(t, cache.NewRedis(rdb, prefix), clk))

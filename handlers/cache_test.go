@@ -35,7 +35,7 @@ import (
 type cluster struct {
 	sim      *extendsim.Server
 	clock    *clock
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	prefix   string
 	replicas []*replica
 }
@@ -48,7 +48,7 @@ type replica struct {
 
 // newCluster starts n replicas on rdb (nil: the test Redis, cachetest)
 // under prefix.
-func newCluster(t testing.TB, n int, rdb *redis.Client, prefix string) *cluster {
+func newCluster(t testing.TB, n int, rdb redis.UniversalClient, prefix string) *cluster {
 	t.Helper()
 	if rdb == nil {
 		rdb, prefix = cachetest.Redis(t)

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,9 +40,15 @@ var failed sync.Map // url -> string
 // "test:{random}:" that no other test uses. The client is closed, and the
 // keys under the prefix deleted, when tb ends.
 //
+// REDIS_TEST_URL may name a Redis Cluster in go-redis's form
+// (redis://host1:port1?addr=host2:port2, see [cache.ParseRedisURL]): the
+// client is then a *redis.ClusterClient, and the prefix holds no hash tag,
+// so the keys a test writes spread over the cluster's slots as they would
+// in production.
+//
 // Without a reachable Redis it calls tb.Skip, or tb.Fatal when
 // REQUIRE_REDIS=1.
-func Redis(tb testing.TB) (*redis.Client, string) {
+func Redis(tb testing.TB) (redis.UniversalClient, string) {
 	tb.Helper()
 	url := os.Getenv("REDIS_TEST_URL")
 	if url == "" {
@@ -56,22 +63,22 @@ func Redis(tb testing.TB) (*redis.Client, string) {
 		return nil, ""
 	}
 
-	opts, err := redis.ParseURL(url)
+	u, err := cache.ParseRedisURL(url)
 	if err != nil {
-		// Not err itself: ParseURL errors may quote the URL and its password.
-		why := "REDIS_TEST_URL/REDIS_URL is not a valid redis:// URL"
+		why := fmt.Sprintf("REDIS_TEST_URL/REDIS_URL: %v", err)
 		failed.Store(url, why)
 		unusable(tb, why)
 		return nil, ""
 	}
-	opts.DialTimeout = timeout
-	opts.DialerRetries = 1 // a local test server needs no retries; a down one fails at once
-	rdb := redis.NewClient(opts)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		why := fmt.Sprintf("Redis at %s does not answer: %v", opts.Addr, err)
+	// A local test server needs no retries; a down one fails at once.
+	rdb, err := u.Open(ctx, cache.Timeouts{Dial: timeout, DialerRetries: 1})
+	if err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
+		why := fmt.Sprintf("Redis at %s does not answer: %v", strings.Join(u.Addrs(), ","), err)
 		failed.Store(url, why)
 		unusable(tb, why)
 		return nil, ""
@@ -88,6 +95,12 @@ func Redis(tb testing.TB) (*redis.Client, string) {
 		}
 	})
 	return rdb, prefix
+}
+
+// Cluster reports whether rdb, from [Redis], talks to a Redis Cluster.
+func Cluster(rdb redis.UniversalClient) bool {
+	_, ok := rdb.(*redis.ClusterClient)
+	return ok
 }
 
 // unusable skips tb, or fails it when REQUIRE_REDIS=1.
