@@ -76,6 +76,9 @@ func TestConfigFlagsOverrideEnv(t *testing.T) {
 
 // TestConfigErrors: a bad value stops the start with one line naming the
 // variable.
+// TestConfigErrors: each value below is a bad one that must stop the
+// start with one line naming its variable. None overrides a default for a
+// run: no deployment sets them, which is the point.
 func TestConfigErrors(t *testing.T) {
 	prod := map[string]string{
 		"EXTEND_BASE_URL": "https://erp.example.test/api/v1", "EXTEND_CLIENT_ID": "id",
@@ -215,6 +218,8 @@ func TestWeakSecretsRefused(t *testing.T) {
 
 // TestConfigAllErrorsAtOnce: every bad setting is reported in one go, one
 // line each, whether it does not decode or does not validate.
+// TestConfigAllErrorsAtOnce: bad values, none a setting anyone runs with;
+// every one of them is reported.
 func TestConfigAllErrorsAtOnce(t *testing.T) {
 	env := envOf(map[string]string{
 		"EXTEND_TIMEOUT": "soon", "CACHE_TTL_LIST": "-1s", "ERP_MAX_CONCURRENCY": "many",
