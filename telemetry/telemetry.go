@@ -3,7 +3,8 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT is set, nothing exported otherwise), a meter
 // provider read by the Prometheus exporter behind /metrics, and the
 // gateway's own instruments: the cache (a cache.Observer), the ERP calls (an
-// http.RoundTripper), the circuit, webhooks and pushers.
+// http.RoundTripper), the circuit, webhooks and pushers; and the buffered
+// writer under the JSON log (log.go).
 //
 // Metric names follow the OTel semantic conventions; Prometheus sees them
 // through the exporter's translation (gateway.cache.requests, unit

@@ -65,9 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		out := newBufferedLog(stderr, 200*time.Millisecond)
+		out := telemetry.NewBufferedLog(stderr, 200*time.Millisecond)
 		defer out.Close()
-		log := slog.New(flushOnWarn{newLogger(cfg, out).Handler(), out})
+		log := slog.New(telemetry.FlushOnWarn(newLogger(cfg, out).Handler(), out))
 		return serve(ctx, cfg, log, nil)
 	case "probe":
 		return probe(ctx, args, getenv, stdout, stderr)

@@ -1,4 +1,4 @@
-package main
+package telemetry_test
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vendre-extend/gateway/telemetry"
 )
 
 // syncBuffer is a bytes.Buffer safe for the flusher goroutine.
@@ -29,8 +31,8 @@ func (s *syncBuffer) String() string {
 
 func TestBufferedLog(t *testing.T) {
 	var sink syncBuffer
-	out := newBufferedLog(&sink, time.Hour) // no periodic flush in this test
-	log := slog.New(flushOnWarn{slog.NewJSONHandler(out, nil), out}).With("app", "gw")
+	out := telemetry.NewBufferedLog(&sink, time.Hour) // no periodic flush in this test
+	log := slog.New(telemetry.FlushOnWarn(slog.NewJSONHandler(out, nil), out)).With("app", "gw")
 	log.Info("request", "n", 1)
 	if got := sink.String(); got != "" {
 		t.Fatalf("info line written at once: %q; want it buffered", got)
@@ -50,7 +52,7 @@ func TestBufferedLog(t *testing.T) {
 
 func TestBufferedLogFlushesPeriodically(t *testing.T) {
 	var sink syncBuffer
-	out := newBufferedLog(&sink, 10*time.Millisecond)
+	out := telemetry.NewBufferedLog(&sink, 10*time.Millisecond)
 	defer out.Close()
 	slog.New(slog.NewJSONHandler(out, nil)).Info("request")
 	deadline := time.Now().Add(5 * time.Second)
