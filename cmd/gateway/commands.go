@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendre-extend/gateway/admin"
 	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/doclink"
 	"github.com/vendre-extend/gateway/erp"
@@ -174,19 +173,16 @@ func flush(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs := flag.NewFlagSet("flush", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	customer := fs.String("customer", "", "flush one customer (default: everything)")
-	base := fs.String("url", "http://localhost:8080", "the running gateway")
-	token := fs.String("admin-token", getenv("ADMIN_TOKEN"), "admin token ($ADMIN_TOKEN)")
+	base, token := adminFlags(fs, getenv)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *token == "" {
 		return fmt.Errorf("flush: ADMIN_TOKEN is required")
 	}
-	path := "/admin/cache/flush"
-	if *customer != "" {
-		path += "?customer_no=" + url.QueryEscape(*customer)
-	}
-	return adminCall(ctx, "flush", http.MethodPost, *base, path, *token, stdout)
+	return adminCall("flush", *base, *token, stdout, func(c *admin.Client) ([]byte, error) {
+		return c.Flush(ctx, *customer)
+	})
 }
 
 // erpCmd is `gateway erp resume`: it lifts, through the running
@@ -194,8 +190,7 @@ func flush(ctx context.Context, args []string, getenv func(string) string, stdou
 func erpCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("erp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", "http://localhost:8080", "the running gateway")
-	token := fs.String("admin-token", getenv("ADMIN_TOKEN"), "admin token ($ADMIN_TOKEN)")
+	base, token := adminFlags(fs, getenv)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -205,29 +200,29 @@ func erpCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	if *token == "" {
 		return errors.New("erp: ADMIN_TOKEN is required")
 	}
-	return adminCall(ctx, "erp resume", http.MethodPost, *base, "/admin/erp/resume", *token, stdout)
+	return adminCall("erp resume", *base, *token, stdout, func(c *admin.Client) ([]byte, error) {
+		return c.ResumeERP(ctx)
+	})
 }
 
-// adminCall sends one request to a running gateway's admin API with the
-// admin token, prints the answer's body and fails unless it is a 2xx.
-// what names the command in errors.
-func adminCall(ctx context.Context, what, method, base, path, token string, stdout io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, nil)
-	if err != nil {
-		return fmt.Errorf("%s: -url: %w", what, err)
+// adminFlags declares the flags of a command that calls the running
+// gateway's admin API: -url and -admin-token ($ADMIN_TOKEN).
+func adminFlags(fs *flag.FlagSet, getenv func(string) string) (base, token *string) {
+	base = fs.String("url", "http://localhost:8080", "the running gateway")
+	token = fs.String("admin-token", getenv("ADMIN_TOKEN"), "admin token ($ADMIN_TOKEN)")
+	return base, token
+}
+
+// adminCall makes one call of the admin API of the gateway at base with
+// token, prints the answer's body and fails unless it is a 2xx. what names
+// the command in errors.
+func adminCall(what, base, token string, stdout io.Writer, call func(*admin.Client) ([]byte, error)) error {
+	body, err := call(admin.New(base, token, nil))
+	if body != nil {
+		fmt.Fprintln(stdout, strings.TrimSpace(string(body)))
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	fmt.Fprintln(stdout, strings.TrimSpace(string(body)))
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: %s", what, res.Status)
 	}
 	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendre-extend/gateway/admin"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/erpguard"
 	"github.com/vendre-extend/gateway/handlers"
@@ -357,21 +356,20 @@ func names(ps []pushers.Pusher) []string {
 func pushersCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pushers", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", "http://localhost:8080", "the running gateway")
-	token := fs.String("admin-token", getenv("ADMIN_TOKEN"), "admin token ($ADMIN_TOKEN)")
+	base, token := adminFlags(fs, getenv)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	method, path := http.MethodGet, "/admin/pushers"
+	call := func(c *admin.Client) ([]byte, error) { return c.Pushers(ctx) }
 	switch rest := fs.Args(); {
 	case len(rest) == 0:
 	case len(rest) == 2 && rest[0] == "replay":
-		method, path = http.MethodPost, "/admin/pushers/"+url.PathEscape(rest[1])+"/replay"
+		call = func(c *admin.Client) ([]byte, error) { return c.Replay(ctx, rest[1]) }
 	default:
 		return errors.New("pushers: usage: gateway pushers [-url U] [replay NAME]")
 	}
 	if *token == "" {
 		return errors.New("pushers: ADMIN_TOKEN is required")
 	}
-	return adminCall(ctx, "pushers", method, *base, path, *token, stdout)
+	return adminCall("pushers", *base, *token, stdout, call)
 }
