@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vendre-extend/gateway/clip"
+	"github.com/vendre-extend/gateway/retry"
 )
 
 // Config configures a Client. Only BaseURL is required; zero values take the
@@ -75,9 +75,9 @@ type Client struct {
 	maxRetries  int
 	concurrency int
 
-	// Retry pacing; tests shorten them.
-	backoffBase time.Duration // first backoff ceiling
-	backoffCap  time.Duration // largest backoff ceiling
+	// Retry pacing (retry.Policy's Base and Max); tests shorten them.
+	backoffBase time.Duration // first backoff interval
+	backoffCap  time.Duration // largest backoff interval
 	// maxWait is the longest 429 wait taken when ctx has no deadline.
 	maxWait time.Duration
 
@@ -192,10 +192,12 @@ type response struct {
 // do makes r, retrying as the error types ask: a 401 renews the token once
 // and repeats once; transient failures (429, 5xx, timeouts, broken
 // connections) are retried up to maxRetries times when r.retry, never past
-// ctx's deadline. Every error is an *Error.
+// ctx's deadline, waiting as Extend's Retry-After says or else by the
+// gateway's retry policy (package retry). Every error is an *Error.
 func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	var stale string // a token Extend refused
 	renewed := false
+	pace := retry.Policy{Base: c.backoffBase, Max: c.backoffCap}.BackOff()
 	for attempt := 1; ; attempt++ {
 		var tok string
 		if !r.noAuth {
@@ -222,7 +224,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		if !e.retry || !r.retry || attempt > c.maxRetries {
 			return nil, e
 		}
-		wait := c.backoff(attempt)
+		wait := pace.NextBackOff()
 		if e.RetryAfter > 0 {
 			wait = e.RetryAfter
 		}
@@ -396,16 +398,6 @@ func (c *Client) redact(s string) string {
 		s = strings.ReplaceAll(s, tok, "[redacted]")
 	}
 	return s
-}
-
-// backoff is the wait before retry number attempt (1-based): full jitter
-// over an exponentially growing ceiling, base backoffBase, cap backoffCap.
-func (c *Client) backoff(attempt int) time.Duration {
-	ceil := c.backoffBase << min(attempt-1, 20)
-	if ceil > c.backoffCap || ceil <= 0 {
-		ceil = c.backoffCap
-	}
-	return rand.N(ceil + 1) // #nosec G404 -- backoff jitter, not a secret
 }
 
 // fits reports whether waiting d still leaves time before ctx's deadline

@@ -11,9 +11,10 @@
 // Every method takes a context whose deadline is the caller's whole ERP
 // budget (EXTEND_TIMEOUT for a Vendre request). The client never retries or
 // waits past it: one attempt is bounded by Config.CallTimeout, transient
-// failures (5xx, timeouts, broken connections) are retried with exponential
-// backoff and full jitter, and throttling (429) is waited out only when the
-// wait fits in the budget.
+// failures (5xx, timeouts, broken connections) are retried with the
+// gateway's one retry policy (package retry: exponential backoff with
+// jitter, 50ms doubling up to 1s), and throttling (429) is waited out only
+// when the wait fits in the budget.
 //
 // Failures are *Error values wrapping one of the sentinels ErrNotFound,
 // ErrValidation, ErrThrottled, ErrUnavailable, ErrTimeout, ErrBadResponse or
