@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vendre-extend/gateway/cache/cachetest"
 )
 
@@ -79,5 +81,47 @@ func TestDeadLetterRetention(t *testing.T) {
 	}
 	if want := []string{"now", (29 * 24 * time.Hour).String()}; fmt.Sprint(ids) != fmt.Sprint(want) {
 		t.Errorf("dead letters after a 30-day retention = %v, want %v", ids, want)
+	}
+}
+
+func TestRenameLegacyKeys(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	if cachetest.Cluster(rdb) {
+		t.Skip("an earlier release never wrote untagged keys to a cluster")
+	}
+	ctx := context.Background()
+	rdb.ZAdd(ctx, prefix+"stock:dirty", redis.Z{Score: 1, Member: "SKU-1"})
+	rdb.Set(ctx, prefix+"stock:fileseq", 41, 0)
+	rdb.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "wh:stream", Values: []string{"n", "x"}})
+	rdb.Set(ctx, prefix+"orders:lease:xsale", 7, time.Minute)
+	rdb.HSet(ctx, prefix+"orders:o:X-1", "state", "due")
+	rdb.Set(ctx, prefix+"retailcrm:module:registered", "fp", 0)
+	rdb.Set(ctx, prefix+"{orders}:o:X-2", "new", 0)
+	rdb.Set(ctx, prefix+"orders:o:X-2", "old", 0) // written by an old replica after the upgrade
+
+	moved, kept, err := RenameLegacyKeys(ctx, rdb, prefix)
+	if err != nil || moved != 6 || len(kept) != 1 || kept[0] != prefix+"orders:o:X-2" {
+		t.Fatalf("RenameLegacyKeys = %d, %q, %v; want 6, [orders:o:X-2], nil", moved, kept, err)
+	}
+	if n := rdb.ZCard(ctx, prefix+"{stock}:dirty").Val(); n != 1 {
+		t.Errorf("{stock}:dirty has %d members, want 1", n)
+	}
+	if v := rdb.Get(ctx, prefix+"{stock}:fileseq").Val(); v != "41" {
+		t.Errorf("{stock}:fileseq = %q, want 41 (file numbers go on)", v)
+	}
+	if n := rdb.XLen(ctx, prefix+"{wh}:stream").Val(); n != 1 {
+		t.Errorf("{wh}:stream has %d entries, want 1", n)
+	}
+	if ttl := rdb.PTTL(ctx, prefix+"{orders}:lease:xsale").Val(); ttl <= 0 {
+		t.Errorf("the moved lease's TTL = %v, want it kept", ttl)
+	}
+	if v := rdb.HGet(ctx, prefix+"{orders}:o:X-1", "state").Val(); v != "due" {
+		t.Errorf("{orders}:o:X-1 state = %q, want due", v)
+	}
+	if v := rdb.Get(ctx, prefix+"{orders}:o:X-2").Val(); v != "new" {
+		t.Errorf("{orders}:o:X-2 = %q, want the newer key untouched", v)
+	}
+	if moved, kept, _ := RenameLegacyKeys(ctx, rdb, prefix); moved != 0 || len(kept) != 1 {
+		t.Errorf("second run = %d, %q; want 0 moved, the one conflict kept", moved, kept)
 	}
 }

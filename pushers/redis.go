@@ -254,3 +254,55 @@ func (d *DeadLetters) Page(ctx context.Context, offset, n int64) ([]DeadLetter, 
 
 // IsNil reports whether err is go-redis's "no such key".
 func IsNil(err error) bool { return errors.Is(err, redis.Nil) }
+
+// QueueTags are the hash tags of the durable work's keys, one per queue:
+// every key a queue's scripts and transactions touch together is named
+// prefix+"{tag}:"+rest, so on a Redis Cluster they share one slot.
+var QueueTags = []string{"stock", "orders", "wh", "retailcrm"}
+
+// RenameLegacyKeys moves the keys a release before hash tags wrote
+// (prefix+"stock:dirty") to their tagged names (prefix+"{stock}:dirty"),
+// TTLs kept, so work recorded before an upgrade is not stranded. It runs
+// on one Redis server only: an earlier release could not run on a Redis
+// Cluster. A key whose tagged name already exists is left where it is and
+// named in kept (a replica of the earlier release still wrote after a
+// newer one started: upgrade by stopping the old replicas first). It
+// returns how many keys it moved.
+func RenameLegacyKeys(ctx context.Context, rdb redis.UniversalClient, prefix string) (moved int, kept []string, err error) {
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		return 0, nil, nil
+	}
+	for _, q := range QueueTags {
+		old := prefix + q + ":"
+		iter := rdb.Scan(ctx, 0, globEscape(old)+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			k := iter.Val()
+			ok, err := rdb.RenameNX(ctx, k, prefix+"{"+q+"}:"+k[len(old):]).Result()
+			if err != nil {
+				return moved, kept, fmt.Errorf("pushers: rename %s: %w", k, err)
+			}
+			if ok {
+				moved++
+			} else {
+				kept = append(kept, k)
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return moved, kept, fmt.Errorf("pushers: scan %s*: %w", old, err)
+		}
+	}
+	return moved, kept, nil
+}
+
+// globEscape quotes the characters SCAN's MATCH treats as a pattern.
+func globEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}

@@ -104,14 +104,14 @@ func NewRegistrar(rdb redis.UniversalClient, c moduleEditor, m Module, cfg Regis
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Registrar{c: c, m: m, cfg: cfg, rdb: rdb, log: cfg.Logger, poke: make(chan struct{}, 1),
-		rec: pushers.NewRecorder(rdb, cfg.Prefix+"retailcrm:module:status")}
+		rec: pushers.NewRecorder(rdb, cfg.Prefix+"{retailcrm}:module:status")}
 }
 
 // Name is "retailcrm-module".
 func (r *Registrar) Name() string { return "retailcrm-module" }
 
 // registeredKey holds the fingerprint of the module last registered.
-func (r *Registrar) registeredKey() string { return r.cfg.Prefix + "retailcrm:module:registered" }
+func (r *Registrar) registeredKey() string { return r.cfg.Prefix + "{retailcrm}:module:registered" }
 
 // fingerprint identifies the module's settings without the clientId.
 func (r *Registrar) fingerprint() string {

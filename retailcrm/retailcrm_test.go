@@ -237,7 +237,7 @@ func TestCallbackLeadsToUpload(t *testing.T) {
 	sp := stock.New(rdb, client, []stock.Sink{stock.NewRetailCRM(c, map[string]string{extendsim.WarehouseMain: "main"})},
 		stock.Config{Prefix: prefix})
 	// The first sweep is not due: only the callback asks for a push.
-	rdb.Set(ctx, prefix+"stock:swept", time.Now().UnixMilli(), 0)
+	rdb.Set(ctx, prefix+"{stock}:swept", time.Now().UnixMilli(), 0)
 	go sp.Run(ctx)
 
 	const clientID = "client-id-0123456789abcdef"

@@ -201,16 +201,16 @@ func actionLabel(a string) string {
 // the raw body ("body") and when it arrived ("at", Unix ms).
 type keys struct{ prefix string }
 
-func (k keys) stream() string   { return k.prefix + "wh:stream" }
-func (k keys) dead() string     { return k.prefix + "wh:dead" }
-func (k keys) attempts() string { return k.prefix + "wh:attempts" }
-func (k keys) status() string   { return k.prefix + "wh:status" }
-func (k keys) stats() string    { return k.prefix + "wh:stats" }
+func (k keys) stream() string   { return k.prefix + "{wh}:stream" }
+func (k keys) dead() string     { return k.prefix + "{wh}:dead" }
+func (k keys) attempts() string { return k.prefix + "{wh}:attempts" }
+func (k keys) status() string   { return k.prefix + "{wh}:status" }
+func (k keys) stats() string    { return k.prefix + "{wh}:stats" }
 
 // seen is set when a notification is recorded; applied when it took
 // effect. The notification key is hashed: it comes from outside.
-func (k keys) seen(n string) string    { return k.prefix + "wh:seen:" + hashKey(n) }
-func (k keys) applied(n string) string { return k.prefix + "wh:applied:" + hashKey(n) }
+func (k keys) seen(n string) string    { return k.prefix + "{wh}:seen:" + hashKey(n) }
+func (k keys) applied(n string) string { return k.prefix + "{wh}:applied:" + hashKey(n) }
 
 func hashKey(s string) string {
 	h := sha256.Sum256([]byte(s))

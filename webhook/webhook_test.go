@@ -108,7 +108,7 @@ func TestIntake(t *testing.T) {
 			if rc.Duplicate != tt.dup {
 				t.Errorf("Duplicate = %v, want %v", rc.Duplicate, tt.dup)
 			}
-			if n := rdb.XLen(ctx, prefix+"wh:stream").Val(); n != tt.xlen {
+			if n := rdb.XLen(ctx, prefix+"{wh}:stream").Val(); n != tt.xlen {
 				t.Errorf("stream length = %d, want %d", n, tt.xlen)
 			}
 		})
@@ -294,7 +294,7 @@ func TestConsumerReclaims(t *testing.T) {
 	if _, err := in.Receive(ctx, b, Sign(b, "k")); err != nil {
 		t.Fatal(err)
 	}
-	stream := prefix + "wh:stream"
+	stream := prefix + "{wh}:stream"
 	if err := rdb.XGroupCreateMkStream(ctx, stream, "gateway", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestConsumerPicks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "stream empty", func() bool { return rdb.XLen(ctx, prefix+"wh:stream").Val() == 0 })
+	waitFor(t, "stream empty", func() bool { return rdb.XLen(ctx, prefix+"{wh}:stream").Val() == 0 })
 	pk.mu.Lock()
 	defer pk.mu.Unlock()
 	if pk.m["1001"] != 1 || pk.m["1002"] != 0 {

@@ -167,6 +167,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 		}
 		_, isCluster := rdb.(*redis.ClusterClient)
 		log.Info("redis", "cluster", isCluster, "addrs", u.Addrs())
+		if err == nil {
+			// Durable work recorded by a release before the queues' hash
+			// tags moves to the tagged names, once (a no-op after).
+			moved, kept, err := pushers.RenameLegacyKeys(ctx, rdb, queuePrefix)
+			if err != nil {
+				return fmt.Errorf("redis: %w", err)
+			}
+			if moved > 0 || len(kept) > 0 {
+				log.Warn("redis: moved durable work to hash-tagged keys", "moved", moved, "kept_old", kept)
+			}
+		}
 		if err := tel.InstrumentRedis(rdb); err != nil {
 			return fmt.Errorf("telemetry: redis: %w", err)
 		}

@@ -167,13 +167,13 @@ type Stats struct {
 
 type keys struct{ p string }
 
-func (k keys) order(ext string) string    { return k.p + "orders:o:" + ext }
-func (k keys) orderPrefix() string        { return k.p + "orders:o:" }
-func (k keys) due() string                { return k.p + "orders:due" }
-func (k keys) fence() string              { return k.p + "orders:fence" }
-func (k keys) dead() string               { return k.p + "orders:dead" }
-func (k keys) status() string             { return k.p + "orders:status" }
-func (k keys) lease(source string) string { return k.p + "orders:lease:" + source }
+func (k keys) order(ext string) string    { return k.p + "{orders}:o:" + ext }
+func (k keys) orderPrefix() string        { return k.p + "{orders}:o:" }
+func (k keys) due() string                { return k.p + "{orders}:due" }
+func (k keys) fence() string              { return k.p + "{orders}:fence" }
+func (k keys) dead() string               { return k.p + "{orders}:dead" }
+func (k keys) status() string             { return k.p + "{orders}:status" }
+func (k keys) lease(source string) string { return k.p + "{orders}:lease:" + source }
 
 // New returns a pusher creating orders from sources in e.
 func New(rdb redis.UniversalClient, e ERP, sources []Source, cfg Config) *Pusher {

@@ -97,7 +97,7 @@ func TestReceiveVendre(t *testing.T) {
 			}
 		})
 	}
-	if n := rdb.ZCard(ctx, prefix+"orders:due").Val(); n != 1 {
+	if n := rdb.ZCard(ctx, prefix+"{orders}:due").Val(); n != 1 {
 		t.Errorf("due orders = %d, want 1", n)
 	}
 }

@@ -36,7 +36,7 @@ const (
 )
 
 // byERP is the key of the index from Extend's order number to the order.
-func (k keys) byERP(orderNumber string) string { return k.p + "orders:erp:" + orderNumber }
+func (k keys) byERP(orderNumber string) string { return k.p + "{orders}:erp:" + orderNumber }
 
 // indexShipper writes the index from Extend's order number to the order,
 // for a Shipper's imported orders, before the source is told (so that a

@@ -193,16 +193,16 @@ type Stats struct {
 
 type keys struct{ p string }
 
-func (k keys) dirty() string     { return k.p + "stock:dirty" }
-func (k keys) inflight() string  { return k.p + "stock:inflight" }
-func (k keys) pushed() string    { return k.p + "stock:pushed" }
-func (k keys) watermark() string { return k.p + "stock:watermark" }
-func (k keys) swept() string     { return k.p + "stock:swept" }
-func (k keys) full() string      { return k.p + "stock:full" }
-func (k keys) lease() string     { return k.p + "stock:lease" }
-func (k keys) dead() string      { return k.p + "stock:dead" }
-func (k keys) status() string    { return k.p + "stock:status" }
-func (k keys) notFound() string  { return k.p + "stock:notfound" }
+func (k keys) dirty() string     { return k.p + "{stock}:dirty" }
+func (k keys) inflight() string  { return k.p + "{stock}:inflight" }
+func (k keys) pushed() string    { return k.p + "{stock}:pushed" }
+func (k keys) watermark() string { return k.p + "{stock}:watermark" }
+func (k keys) swept() string     { return k.p + "{stock}:swept" }
+func (k keys) full() string      { return k.p + "{stock}:full" }
+func (k keys) lease() string     { return k.p + "{stock}:lease" }
+func (k keys) dead() string      { return k.p + "{stock}:dead" }
+func (k keys) status() string    { return k.p + "{stock}:status" }
+func (k keys) notFound() string  { return k.p + "{stock}:notfound" }
 
 // SeqKey is the key of the counter the vendre-file sink numbers its files
 // with (see RedisSeq).
@@ -210,7 +210,7 @@ func SeqKey(prefix string) string {
 	if prefix == "" {
 		prefix = "gwq:"
 	}
-	return prefix + "stock:fileseq"
+	return prefix + "{stock}:fileseq"
 }
 
 // New returns a pusher reading balances from e and pushing to sinks.
