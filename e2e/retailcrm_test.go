@@ -88,8 +88,8 @@ func TestRetailCRMWarehouse(t *testing.T) {
 		t.Errorf("callback with a wrong clientId = %d %s, %v; want 401", status, body, err)
 	}
 	time.Sleep(2 * time.Second)
-	if after := len(crm.Uploads()); after != before || rdb.Exists(ctx, "gwq:stock:full").Val() != 0 {
-		t.Errorf("a wrong clientId led to %d uploads (full sweep asked: %d)", after-before, rdb.Exists(ctx, "gwq:stock:full").Val())
+	if after := len(crm.Uploads()); after != before || rdb.Exists(ctx, "gwq:{stock}:full").Val() != 0 {
+		t.Errorf("a wrong clientId led to %d uploads (full sweep asked: %d)", after-before, rdb.Exists(ctx, "gwq:{stock}:full").Val())
 	}
 	status, body, err = crm.Callback(ctx, "extend-gw", nil)
 	if err != nil || status != http.StatusOK || strings.TrimSpace(body) != `{"success":true}` {

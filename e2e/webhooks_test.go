@@ -181,11 +181,11 @@ func TestWebhooksSurviveKill(t *testing.T) {
 
 	ctx := context.Background()
 	applied := func() int64 {
-		n, _ := strconv.ParseInt(rdb.HGet(ctx, "gwq:wh:stats", "applied").Val(), 10, 64)
+		n, _ := strconv.ParseInt(rdb.HGet(ctx, "gwq:{wh}:stats", "applied").Val(), 10, 64)
 		return n
 	}
 	waitFor(t, 90*time.Second, "every notification applied", func() bool {
-		return applied() >= int64(distinct) && rdb.XLen(ctx, "gwq:wh:stream").Val() == 0
+		return applied() >= int64(distinct) && rdb.XLen(ctx, "gwq:{wh}:stream").Val() == 0
 	})
 	elapsed := time.Since(start)
 	if got := applied(); got != int64(distinct) {
@@ -205,7 +205,7 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d notifications never fetched their order", missing)
 	}
-	dups, _ := strconv.ParseInt(rdb.HGet(ctx, "gwq:wh:stats", "duplicate").Val(), 10, 64)
+	dups, _ := strconv.ParseInt(rdb.HGet(ctx, "gwq:{wh}:stats", "duplicate").Val(), 10, 64)
 	t.Logf("%d deliveries (%d distinct notifications, %d redeliveries), gateway SIGKILLed %d times: "+
 		"all acknowledged after %v (%d POSTs, retries included), all applied after %v; applied %d, "+
 		"acknowledged as already applied %d; order fetches beyond one per notification: %d "+

@@ -83,7 +83,7 @@ func TestHugeBadOrderStaysSmall(t *testing.T) {
 			t.Errorf("log line %q is %d bytes, want at most 4 KiB", r.Message, n)
 		}
 	}
-	for _, raw := range rdb.LRange(ctx, prefix+"orders:dead", 0, -1).Val() {
+	for _, raw := range rdb.LRange(ctx, prefix+"{orders}:dead", 0, -1).Val() {
 		if len(raw) > 4<<10 {
 			t.Errorf("dead letter is %d bytes, want at most 4 KiB", len(raw))
 		}
@@ -102,7 +102,7 @@ func TestHugeBadOrderStaysSmall(t *testing.T) {
 func TestDeadLettersPaged(t *testing.T) {
 	e, _, prefix := newWebhookRouter(t, testAdmin)
 	rdb, _ := cachetest.Redis(t)
-	d := pushers.NewDeadLetters(rdb, prefix+"orders:dead", 0)
+	d := pushers.NewDeadLetters(rdb, prefix+"{orders}:dead", 0)
 	now := time.Now().UTC()
 	for i := range 25 {
 		if err := d.Add(context.Background(), pushers.DeadLetter{ID: fmt.Sprint(i), At: now.Add(time.Duration(i) * time.Second), Reason: "why"}); err != nil {

@@ -14,7 +14,7 @@ import (
 func TestLeaseFencing(t *testing.T) {
 	rdb, prefix := cachetest.Redis(t)
 	ctx := context.Background()
-	l := NewLease(rdb, prefix+"lease", 80*time.Millisecond)
+	l := NewLease(rdb, prefix+"{lease}", 80*time.Millisecond) // the tag: the lease and its fence in one slot
 	a, err := l.Acquire(ctx, 0)
 	if err != nil || a == 0 {
 		t.Fatalf("first Acquire = %d, %v", a, err)
