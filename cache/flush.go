@@ -26,7 +26,9 @@ import (
 //     replica) the tokens live in this process alone; the rest of this
 //     comment is about several replicas sharing Redis.
 //  2. A flush replaces tokens by new random ones (Redis.Retire, one
-//     script): every entry stored under an old token becomes unreachable
+//     script; Redis.RetireScopes for a customer's, whose generations are
+//     in the customer's hash slot while the flush-all generation and the
+//     sequence are in another, see keys.go): every entry stored under an old token becomes unreachable
 //     at once, on every replica, without scanning the keyspace; the old
 //     entries expire by themselves. The script also counts the keys
 //     written under each old generation (a HyperLogLog that every write
@@ -157,7 +159,16 @@ func (c *Cache) retire(ctx context.Context, s Scope) (int, error) {
 			rs[i].Gen = Keys{}.GenAll()
 		}
 	}
-	r, err := c.redis.Retire(ctx, Keys{}.GenAll(), Keys{}.GenSeq(), Keys{}.Counted(), Keys{}.FlushChannel(), newToken(), rs...)
+	var r Retired
+	var err error
+	if s.all {
+		r, err = c.redis.Retire(ctx, Keys{}.GenAll(), Keys{}.GenSeq(), Keys{}.Counted(""), Keys{}.FlushChannel(), newToken(), rs...)
+	} else {
+		// One customer's scopes: their generations and counts are in the
+		// customer's slot, the flush-all generation and the sequence in
+		// "{gen}"'s (keys.go).
+		r, err = c.redis.RetireScopes(ctx, Keys{}.GenAll(), Keys{}.GenSeq(), Keys{}.Counted(notes[0]), Keys{}.FlushChannel(), newToken(), rs...)
+	}
 	c.health.observe("flush", err)
 	if err != nil {
 		return 0, fmt.Errorf("cache: flush: %w", err)
@@ -191,14 +202,14 @@ func newToken() uint64 {
 	}
 }
 
-// counted names the HyperLogLogs a key written under g is added to: the
-// flush-all generation's, and its customer's when it has one.
-func counted(g gens) []string {
-	all := Keys{}.Counted() + formatToken(g.all)
-	if g.scope == 0 {
+// counted names the HyperLogLogs a key of scope written under g is added
+// to: the flush-all generation's, and its customer's when it has one.
+func counted(scope string, g gens) []string {
+	all := Keys{}.Counted("") + formatToken(g.all)
+	if g.scope == 0 || scope == "" {
 		return []string{all}
 	}
-	return []string{all, all + "." + formatToken(g.scope)}
+	return []string{all, Keys{}.Counted(scope) + formatToken(g.all) + "." + formatToken(g.scope)}
 }
 
 // generations returns the generations of scope ("" for a key of no

@@ -14,13 +14,26 @@ import (
 // gateway never reads an old one's entries (they expire by themselves).
 // v3: generations became random tokens instead of counters (flush.go);
 // v3: a customer's answers fall in families.
+// v4: hash tags, for Redis Cluster (below).
 //
 // Every answer that belongs to a customer starts with
-// "v3:c:{customerNo}:{family}:", so CustomerPrefix flushes all of a
+// "v4:c:{<customerNo>}:<family>:", so CustomerPrefix flushes all of a
 // customer's answers and nothing of anyone else's, and a change of one of
 // the customer's orders retires the orders family (the order lists, the
 // orders, the backorders) and leaves the invoices, the addresses and the
 // prices alone.
+//
+// Hash tags. On a Redis Cluster a script or transaction may only touch
+// keys of one hash slot, and a key's slot is that of the text between its
+// first '{' and the next '}'. The braces in keys are literal: every key of
+// one customer (answers, the generations of their families, the counts of
+// what was written under them, fill locks) carries the tag
+// "{<customerNo>}", so a customer's flush retires and counts in one slot,
+// and customers spread over the cluster. The flush-all generation, the
+// flush sequence, the feed and the count of everything carry "{gen}", one
+// slot read together once a second. Keys of no customer (records, stock)
+// carry no tag and spread over the slots by their whole name. seg never
+// lets a '{' or '}' through, so no input can move a key's tag.
 //
 // Every text segment passes through seg: text made only of
 // [A-Za-z0-9._-] is kept as it is; anything else (the empty string, ':',
@@ -30,7 +43,7 @@ import (
 // contains a glob character.
 
 // version is the first segment of every key.
-const version = "v3"
+const version = "v4"
 
 // The families of a customer's answers: what one kind of change in the
 // ERP retires together.
@@ -55,20 +68,24 @@ type Keys struct{}
 func (Keys) AllPrefix() string { return version + ":" }
 
 // CustomerPrefix is the prefix of every key holding an answer for
-// customerNo, "v3:c:{customerNo}:". Customer numbers of one ending where
-// another continues ("1000", "10001") never share it.
+// customerNo, "v4:c:{<customerNo>}:", the braces literal (the customer's
+// hash tag). Customer numbers of one ending where another continues
+// ("1000", "10001") never share it.
 func (Keys) CustomerPrefix(customerNo string) string {
-	return version + ":c:" + seg(customerNo) + ":"
+	return version + ":c:" + tag(customerNo) + ":"
 }
 
+// tag is the hash tag of customerNo's keys, "{<customerNo>}".
+func tag(customerNo string) string { return "{" + seg(customerNo) + "}" }
+
 // FamilyPrefix is the prefix of the keys of one family of customerNo's
-// answers, "v3:c:{customerNo}:{family}:".
+// answers, "v4:c:{customerNo}:{family}:".
 func (k Keys) FamilyPrefix(customerNo, family string) string {
 	return k.CustomerPrefix(customerNo) + family + ":"
 }
 
 // OrderList is the key of one page of GET /v1/orders:
-// "v3:c:{customerNo}:orders:list:{from}:{to}:{page}:{perPage}". from and
+// "v4:c:{customerNo}:orders:list:{from}:{to}:{page}:{perPage}". from and
 // to are the resolved YYYY-MM-DD dates, not the raw query, so that
 // defaulted and explicit ranges share an entry.
 func (k Keys) OrderList(customerNo, from, to string, page, perPage int) string {
@@ -76,13 +93,13 @@ func (k Keys) OrderList(customerNo, from, to string, page, perPage int) string {
 }
 
 // Order is the key of GET /v1/orders/{id}:
-// "v3:c:{customerNo}:orders:one:{id}".
+// "v4:c:{customerNo}:orders:one:{id}".
 func (k Keys) Order(customerNo, id string) string {
 	return k.FamilyPrefix(customerNo, FamilyOrders) + "one:" + seg(id)
 }
 
 // Backorders is the key of GET /v1/backorders on day today (the answer
-// covers the year up to it): "v3:c:{customerNo}:orders:backorders:{today}".
+// covers the year up to it): "v4:c:{customerNo}:orders:backorders:{today}".
 func (k Keys) Backorders(customerNo, today string) string {
 	return k.FamilyPrefix(customerNo, FamilyOrders) + "backorders:" + seg(today)
 }
@@ -92,38 +109,38 @@ func (k Keys) Backorders(customerNo, today string) string {
 // (YYYY-MM-DD): an answer built on another day is never served.
 
 // InvoiceList is the key of one page of GET /v1/invoices on day today:
-// "v3:c:{customerNo}:invoices:list:{today}:{from}:{to}:{page}:{perPage}".
+// "v4:c:{customerNo}:invoices:list:{today}:{from}:{to}:{page}:{perPage}".
 func (k Keys) InvoiceList(customerNo, today, from, to string, page, perPage int) string {
 	return k.list(k.FamilyPrefix(customerNo, FamilyInvoices)+"list:"+seg(today)+":", from, to, page, perPage)
 }
 
 // Document is the key of invoice invoiceNo's PDF as customerNo opened it:
-// "v3:c:{customerNo}:invoices:document:{invoiceNo}".
+// "v4:c:{customerNo}:invoices:document:{invoiceNo}".
 func (k Keys) Document(customerNo, invoiceNo string) string {
 	return k.FamilyPrefix(customerNo, FamilyInvoices) + "document:" + seg(invoiceNo)
 }
 
 // Invoice is the key of GET /v1/invoices/{id} on day today:
-// "v3:c:{customerNo}:invoices:one:{today}:{id}".
+// "v4:c:{customerNo}:invoices:one:{today}:{id}".
 func (k Keys) Invoice(customerNo, today, id string) string {
 	return k.FamilyPrefix(customerNo, FamilyInvoices) + "one:" + seg(today) + ":" + seg(id)
 }
 
 // CreditInvoiceList is the key of one page of GET /v1/credit-invoices on
 // day today:
-// "v3:c:{customerNo}:invoices:credits:{today}:{from}:{to}:{page}:{perPage}".
+// "v4:c:{customerNo}:invoices:credits:{today}:{from}:{to}:{page}:{perPage}".
 func (k Keys) CreditInvoiceList(customerNo, today, from, to string, page, perPage int) string {
 	return k.list(k.FamilyPrefix(customerNo, FamilyInvoices)+"credits:"+seg(today)+":", from, to, page, perPage)
 }
 
 // Addresses is the key of GET /v1/addresses:
-// "v3:c:{customerNo}:customer:addresses".
+// "v4:c:{customerNo}:customer:addresses".
 func (k Keys) Addresses(customerNo string) string {
 	return k.FamilyPrefix(customerNo, FamilyCustomer) + "addresses"
 }
 
 // Price is the key of one product's part of GET /v1/prices for one
-// customer: "v3:c:{customerNo}:prices:{productNo}". Prices are per
+// customer: "v4:c:{customerNo}:prices:{productNo}". Prices are per
 // customer, so the key is under the customer's prefix and flushed with it.
 func (k Keys) Price(customerNo, productNo string) string {
 	return k.FamilyPrefix(customerNo, FamilyPrices) + seg(productNo)
@@ -148,14 +165,14 @@ func (Keys) Connector(name string, parts ...string) string {
 }
 
 // OrderRecord is the key of the raw ERP record of an order,
-// "v3:rec:order:{orderNumber}". It is not scoped to a customer: whoever
+// "v4:rec:order:{orderNumber}". It is not scoped to a customer: whoever
 // reads it must check that the record belongs to the customer asking.
 func (Keys) OrderRecord(orderNumber string) string {
 	return version + ":rec:order:" + seg(orderNumber)
 }
 
 // InvoiceRecord is the key of the raw ERP record of an invoice,
-// "v3:rec:invoice:{invoiceNumber}". Like OrderRecord, not customer-scoped.
+// "v4:rec:invoice:{invoiceNumber}". Like OrderRecord, not customer-scoped.
 func (Keys) InvoiceRecord(invoiceNumber string) string {
 	return version + ":rec:invoice:" + seg(invoiceNumber)
 }
@@ -167,7 +184,7 @@ func (Keys) InvoiceRecord(invoiceNumber string) string {
 // random token, never a counter, so that it cannot repeat: not after a
 // flush, and not after Redis lost its data and everything started again.
 // Keys added above get this for free: a key that starts with
-// "v3:c:{customerNo}:{family}:" follows its family, any other key only
+// "v4:c:{customerNo}:{family}:" follows its family, any other key only
 // GenAll.
 
 // Generation is the key under which key is stored in Redis while the
@@ -204,42 +221,51 @@ func (Keys) Scope(key string) string {
 	return rest[:i+1+j]
 }
 
-// FamilyScope is Scope of every key of one family of customerNo's answers.
-func (Keys) FamilyScope(customerNo, family string) string { return seg(customerNo) + ":" + family }
+// FamilyScope is Scope of every key of one family of customerNo's
+// answers, "{<customerNo>}:<family>".
+func (Keys) FamilyScope(customerNo, family string) string { return tag(customerNo) + ":" + family }
 
-// GenAll holds the flush-all generation, "v3:gen:all".
-func (Keys) GenAll() string { return version + ":gen:all" }
+// GenAll holds the flush-all generation, "v4:{gen}:all".
+func (Keys) GenAll() string { return version + ":{gen}:all" }
 
-// GenScope holds the generation of a scope, "v3:gen:c:{scope}", scope as
-// returned by Scope or FamilyScope.
+// GenScope holds the generation of a scope, "v4:gen:c:<scope>", scope as
+// returned by Scope or FamilyScope (so in its customer's slot).
 func (Keys) GenScope(scope string) string { return version + ":gen:c:" + scope }
 
 // GenSeq counts the flushes of any scope since Redis last lost its data,
-// "v3:gen:seq": a replica that sees it move without having heard of the
+// "v4:{gen}:seq": a replica that sees it move without having heard of the
 // flush forgets the generations it knew.
-func (Keys) GenSeq() string { return version + ":gen:seq" }
+func (Keys) GenSeq() string { return version + ":{gen}:seq" }
 
 // Counted is the prefix of the HyperLogLogs that count the keys written
-// under each generation, which a flush reads: "{Counted}{all}" for every
-// key written under the flush-all generation all, "{Counted}{all}.{scope}"
-// for a customer's (hex, as in Generation).
-func (Keys) Counted() string { return version + ":n:" }
+// under the generations of scope, which a flush reads and deletes: for
+// scope "" (every key, by the flush-all generation) "v4:{gen}:n:", the
+// HyperLogLog being "<Counted>" + all; for a customer's scope
+// "v4:n:{<customerNo>}:", in the customer's slot, the HyperLogLog being
+// "<Counted>" + all + "." + the scope's token (hex, as in Generation).
+func (Keys) Counted(scope string) string {
+	if i := strings.IndexByte(scope, ':'); i > 0 {
+		return version + ":n:" + scope[:i] + ":"
+	}
+	return version + ":{gen}:n:"
+}
 
 // Feed holds the time up to which every change in the ERP has been
-// announced to the cache (Cache.Confirm), in Unix nanoseconds: "v3:feed".
-func (Keys) Feed() string { return version + ":feed" }
+// announced to the cache (Cache.Confirm), in Unix nanoseconds:
+// "v4:{gen}:feed".
+func (Keys) Feed() string { return version + ":{gen}:feed" }
 
 // Lease is the key of a lease only one replica holds at a time (such as
-// the change sweep's): "v3:lease:{name}".
+// the change sweep's): "v4:lease:{name}".
 func (Keys) Lease(name string) string { return version + ":lease:" + seg(name) }
 
 // FlushChannel is the pub/sub channel on which flushes are announced,
-// "v3:flushes".
+// "v4:flushes".
 func (Keys) FlushChannel() string { return version + ":flushes" }
 
 // Lock is the key of the short lock held by the replica that fills the
-// entries stored under gkeys (Generation keys): "v3:lock:{gkey}" for one,
-// "v3:lock:many:{sha256 of them}" for several.
+// entries stored under gkeys (Generation keys): "v4:lock:{gkey}" for one,
+// "v4:lock:many:{sha256 of them}" for several.
 func (Keys) Lock(gkeys ...string) string {
 	if len(gkeys) == 1 {
 		return version + ":lock:" + gkeys[0]
@@ -289,7 +315,7 @@ func safe(s string) bool {
 }
 
 // Stock is the key of one product's balances in every warehouse, the part
-// of GET /v1/stock that product contributes: "v3:stock:{productNo}". Stock
+// of GET /v1/stock that product contributes: "v4:stock:{productNo}". Stock
 // belongs to no customer.
 func (Keys) Stock(productNo string) string {
 	return version + ":stock:" + seg(productNo)

@@ -19,9 +19,10 @@ import (
 // notices (flush.go). Like the rest of [Redis], every key and channel is
 // prefixed, and errors wrap [ErrUnavailable] when Redis cannot be reached.
 //
-// The scripts below name keys they read from other keys, which Redis
-// Cluster does not allow: use a single Redis (with replicas and Sentinel
-// for failover), not a Cluster.
+// On a Redis Cluster every script below touches the keys of one hash
+// slot only (keys.go: a customer's keys carry the customer's tag, the
+// flush-all generation and the sequence "{gen}"); reads of keys of
+// several slots are pipelined, one command per key.
 
 // unlockScript deletes a lock only while it still holds the caller's token,
 // so a holder whose lock expired never removes the next holder's (the
@@ -31,22 +32,6 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 	return redis.call("DEL", KEYS[1])
 end
 return 0`)
-
-// generationsScript returns the tokens held in KEYS (the flush-all
-// generation, then a scope's), setting ARGV[i] into KEYS[i] first where
-// that key is missing: a Redis that lost its data starts new generations,
-// never old ones again.
-var generationsScript = redis.NewScript(`
-local out = {}
-for i, k in ipairs(KEYS) do
-	local v = redis.call("GET", k)
-	if not v then
-		v = ARGV[i]
-		redis.call("SET", k, v)
-	end
-	out[i] = v
-end
-return out`)
 
 // retireScript retires generations, all atomically. KEYS[1] holds the
 // flush-all generation, KEYS[2] the flush sequence, KEYS[3..] the
@@ -89,6 +74,42 @@ for i = 3, #KEYS do
 	redis.call("PUBLISH", ARGV[1], note .. " " .. before .. " " .. all .. " " .. token .. " " .. seq)
 end
 return {was, all, tostring(seq), tostring(n)}`)
+
+// sequenceScript makes room for ARGV[2] flushes of a customer's scopes:
+// it returns the flush-all generation held in KEYS[1] (set to ARGV[1]
+// first when missing) and the flush sequence in KEYS[2] after adding
+// ARGV[2] to it. Both keys are in the slot "{gen}".
+var sequenceScript = redis.NewScript(`
+local all = redis.call("GET", KEYS[1])
+if not all then
+	all = ARGV[1]
+	redis.call("SET", KEYS[1], all)
+end
+return {all, tostring(redis.call("INCRBY", KEYS[2], ARGV[2]))}`)
+
+// retireScopesScript retires generations of one customer's scopes, all in
+// the customer's slot. KEYS: the generations. ARGV: [1] the notice
+// channel, [2] the prefix of the customer's HyperLogLogs (Keys.Counted of
+// the scope, with the store's prefix), [3] the flush-all generation, [4]
+// the sequence of the first notice, then for each generation its scope as
+// announced and its new token. For each it counts the keys written under
+// the old generation (then deletes the HyperLogLog), sets the new token
+// and publishes "{scope} {all} {all} {token} {seq}", seq one more for
+// each. It returns the count.
+var retireScopesScript = redis.NewScript(`
+local all, seq, n = ARGV[3], tonumber(ARGV[4]), 0
+for i = 1, #KEYS do
+	local note, token = ARGV[2 * i + 3], ARGV[2 * i + 4]
+	local old = redis.call("GET", KEYS[i])
+	if old then
+		local counted = ARGV[2] .. all .. "." .. old
+		n = n + redis.call("PFCOUNT", counted)
+		redis.call("DEL", counted)
+	end
+	redis.call("SET", KEYS[i], token)
+	redis.call("PUBLISH", ARGV[1], note .. " " .. all .. " " .. all .. " " .. token .. " " .. string.format("%d", seq + i - 1))
+end
+return n`)
 
 // feedScript extends the feed held in KEYS[1] ("{from} {through}", Unix
 // milliseconds, which Lua's numbers hold exactly) with ARGV[1] to ARGV[2]: when ARGV[1] is not after the
@@ -149,11 +170,30 @@ func (r *Redis) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
 	for i, k := range keys {
 		full[i] = r.prefix + k
 	}
+	out := make([][]byte, len(keys))
+	if _, ok := r.rdb.(*redis.ClusterClient); ok && len(keys) > 1 {
+		// MGET must stay within one slot: one GET per key, pipelined
+		// (go-redis sends each node its own in parallel).
+		cmds, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range full {
+				p.Get(ctx, k)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, wrap(ctx, "mget", err)
+		}
+		for i, c := range cmds {
+			if b, err := c.(*redis.StringCmd).Bytes(); err == nil {
+				out[i] = b
+			}
+		}
+		return out, nil
+	}
 	vals, err := r.rdb.MGet(ctx, full...).Result()
 	if err != nil {
 		return nil, wrap(ctx, "mget", err)
 	}
-	out := make([][]byte, len(vals))
 	for i, v := range vals {
 		if s, ok := v.(string); ok {
 			out[i] = []byte(s)
@@ -195,34 +235,31 @@ func (r *Redis) SetCounted(ctx context.Context, ttl time.Duration, items ...Item
 }
 
 // Generations returns the tokens held in keys (up to two: the flush-all
-// generation, then a scope's) in one round trip. A key that is missing is
-// set to the matching token of fresh first, so every token returned is
-// one that Redis holds.
+// generation, then a scope's) in one round trip (on a cluster, the two
+// slots' nodes are asked in parallel). A key that is missing is set to the
+// matching token of fresh first (SETNX then GET), so every token returned
+// is one that Redis holds.
 func (r *Redis) Generations(ctx context.Context, fresh [2]uint64, keys ...string) ([2]uint64, error) {
 	var out [2]uint64
 	if len(keys) == 0 || len(keys) > 2 {
 		return out, errors.New("cache: generations: want one or two keys")
 	}
-	full := make([]string, len(keys))
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		full[i] = r.prefix + k
-		args[i] = formatToken(fresh[i])
-	}
-	vals, err := generationsScript.Run(ctx, r.rdb, full, args...).StringSlice()
+	gets := make([]*redis.StringCmd, len(keys))
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			p.SetNX(ctx, r.prefix+k, formatToken(fresh[i]), 0)
+			gets[i] = p.Get(ctx, r.prefix+k)
+		}
+		return nil
+	})
 	if err != nil {
 		return out, wrap(ctx, "generations", err)
 	}
-	if len(vals) != len(keys) {
-		return out, errors.New("cache: generations: unexpected reply")
-	}
-	got := make([]uint64, len(vals))
-	for i, v := range vals {
-		if got[i], err = parseToken(v); err != nil {
+	for i, g := range gets {
+		if out[i], err = parseToken(g.Val()); err != nil {
 			return out, fmt.Errorf("cache: generations: %w", err)
 		}
 	}
-	copy(out[:], got)
 	return out, nil
 }
 
@@ -246,7 +283,10 @@ type Retirement struct {
 // Keys.Counted) and incrementing the flush sequence seq for each; all
 // holds the flush-all generation (retire that one with Gen == all; a
 // missing one is set to fresh). For each it publishes
-// "{Note} {was} {all} {Token} {seq}" on channel, tokens in hex.
+// "{Note} {was} {all} {Token} {seq}" on channel, tokens in hex. It is one
+// script: on a Redis Cluster every key must be in all's slot, as for the
+// flush-all (Keys.GenAll); a customer's scopes go through
+// [Redis.RetireScopes].
 func (r *Redis) Retire(ctx context.Context, all, seq, counted, channel string, fresh uint64, rs ...Retirement) (Retired, error) {
 	keys := []string{r.prefix + all, r.prefix + seq}
 	args := []any{r.prefix + channel, r.prefix + counted, formatToken(fresh)}
@@ -269,6 +309,49 @@ func (r *Redis) Retire(ctx context.Context, all, seq, counted, channel string, f
 	out.Count, errs[3] = strconv.ParseInt(vals[3], 10, 64)
 	if err := errors.Join(errs[:]...); err != nil {
 		return Retired{}, fmt.Errorf("cache: retire: %w", err)
+	}
+	return out, nil
+}
+
+// RetireScopes replaces generations of one customer's scopes by new
+// tokens, like [Redis.Retire], in two steps so that each touches one hash
+// slot on a Redis Cluster. First, in the slot of all and seq ("{gen}"),
+// it reads the flush-all generation (setting fresh when missing) and adds
+// len(rs) to the flush sequence; then, in the customer's slot (every
+// rs[i].Gen and counted, Keys.Counted of the scope), one script counts
+// and deletes the HyperLogLogs of the old generations, sets the new
+// tokens and publishes "{Note} {all} {all} {Token} {seq}" on channel for
+// each, seq running over the numbers the first step took. Should the
+// second step fail, the sequence has moved without a notice: every
+// replica sees the gap within a second and reads its generations again.
+func (r *Redis) RetireScopes(ctx context.Context, all, seq, counted, channel string, fresh uint64, rs ...Retirement) (Retired, error) {
+	if len(rs) == 0 {
+		return Retired{}, errors.New("cache: retire: no generation to retire")
+	}
+	vals, err := sequenceScript.Run(ctx, r.rdb, []string{r.prefix + all, r.prefix + seq}, formatToken(fresh), len(rs)).StringSlice()
+	if err != nil {
+		return Retired{}, wrap(ctx, "retire", err)
+	}
+	if len(vals) != 2 {
+		return Retired{}, errors.New("cache: retire: unexpected reply")
+	}
+	var out Retired
+	var errs [2]error
+	out.All, errs[0] = parseToken(vals[0])
+	out.Seq, errs[1] = strconv.ParseInt(vals[1], 10, 64)
+	if err := errors.Join(errs[:]...); err != nil {
+		return Retired{}, fmt.Errorf("cache: retire: %w", err)
+	}
+	out.Was = out.All
+	keys := make([]string, len(rs))
+	args := []any{r.prefix + channel, r.prefix + counted, vals[0], out.Seq - int64(len(rs)) + 1}
+	for i, x := range rs {
+		keys[i] = r.prefix + x.Gen
+		args = append(args, x.Note, formatToken(x.Token))
+	}
+	out.Count, err = retireScopesScript.Run(ctx, r.rdb, keys, args...).Int64()
+	if err != nil {
+		return Retired{}, wrap(ctx, "retire", err)
 	}
 	return out, nil
 }

@@ -39,22 +39,24 @@ func TestRedisLock(t *testing.T) {
 	}
 }
 
-// TestRedisRetire: Retire counts the keys written under the generation it
-// replaces, announces the flush, and starts missing generations afresh;
-// Generations sets only what is missing.
+// TestRedisRetire: Retire and RetireScopes count the keys written under the
+// generation they replace, announce the flush, and start missing
+// generations afresh; Generations sets only what is missing. The keys are
+// tagged as keys.go tags them, so this runs on a cluster too: "{g}" for
+// the flush-all generation and the sequence, "{c}" for a customer.
 func TestRedisRetire(t *testing.T) {
 	rdb, prefix := cachetest.Redis(t)
 	s := cache.NewRedis(rdb, prefix)
 	ctx := t.Context()
-	g, err := s.Generations(ctx, [2]uint64{0xa1, 0xc1}, "gen:all", "gen:c")
+	g, err := s.Generations(ctx, [2]uint64{0xa1, 0xc1}, "{g}:all", "{c}:gen")
 	if err != nil || g != [2]uint64{0xa1, 0xc1} {
 		t.Fatalf("first Generations = %x, %v; want the fresh tokens [a1 c1]", g, err)
 	}
-	if g, _ := s.Generations(ctx, [2]uint64{0xa2, 0xc2}, "gen:all", "gen:c"); g != [2]uint64{0xa1, 0xc1} {
+	if g, _ := s.Generations(ctx, [2]uint64{0xa2, 0xc2}, "{g}:all", "{c}:gen"); g != [2]uint64{0xa1, 0xc1} {
 		t.Errorf("second Generations = %x, want the kept [a1 c1]", g)
 	}
 	for _, k := range []string{"a", "b", "a"} {
-		err := s.SetCounted(ctx, time.Minute, cache.Item{Key: k, Val: []byte("v"), Counted: []string{"n:a1", "n:a1.c1"}})
+		err := s.SetCounted(ctx, time.Minute, cache.Item{Key: k, Val: []byte("v"), Counted: []string{"{g}:n:a1", "{c}:n:a1.c1"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,14 +71,14 @@ func TestRedisRetire(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	<-subscribed
 
-	r, err := s.Retire(ctx, "gen:all", "seq", "n:", "ch", 0xa9, cache.Retirement{Gen: "gen:c", Note: "c", Token: 0xc2})
+	r, err := s.RetireScopes(ctx, "{g}:all", "{g}:seq", "{c}:n:", "ch", 0xa9, cache.Retirement{Gen: "{c}:gen", Note: "c", Token: 0xc2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (cache.Retired{Was: 0xa1, All: 0xa1, Seq: 1, Count: 2}); r != want {
 		t.Errorf("Retire = %+v, want %+v", r, want)
 	}
-	r, err = s.Retire(ctx, "gen:all", "seq", "n:", "ch", 0xa9, cache.Retirement{Gen: "gen:all", Note: "*", Token: 0xa2})
+	r, err = s.Retire(ctx, "{g}:all", "{g}:seq", "{g}:n:", "ch", 0xa9, cache.Retirement{Gen: "{g}:all", Note: "*", Token: 0xa2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +87,9 @@ func TestRedisRetire(t *testing.T) {
 	}
 	// Redis lost its data: the flush-all generation starts afresh, never
 	// at an old value.
-	rdb.Del(ctx, prefix+"gen:all", prefix+"gen:c", prefix+"seq")
-	r, err = s.Retire(ctx, "gen:all", "seq", "n:", "ch", 0xa9, cache.Retirement{Gen: "gen:c", Note: "c", Token: 0xc3})
+	rdb.Del(ctx, prefix+"{g}:all", prefix+"{g}:seq")
+	rdb.Del(ctx, prefix+"{c}:gen")
+	r, err = s.RetireScopes(ctx, "{g}:all", "{g}:seq", "{c}:n:", "ch", 0xa9, cache.Retirement{Gen: "{c}:gen", Note: "c", Token: 0xc3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +106,7 @@ func TestRedisRetire(t *testing.T) {
 			t.Fatalf("no notice %q", want)
 		}
 	}
-	v, err := s.GetMany(ctx, "gen:all", "gen:c", "seq", "missing")
+	v, err := s.GetMany(ctx, "{g}:all", "{c}:gen", "{g}:seq", "missing")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,17 +118,21 @@ func TestRedisRetire(t *testing.T) {
 func TestKeysGeneration(t *testing.T) {
 	var k cache.Keys
 	tests := []struct{ name, got, want string }{
-		{"Generation", k.Generation(k.Order("10001", "5"), 0x3f, 0x12), "v3:c:10001:orders:one:5:g3f.12"},
-		{"Scope of a list", k.Scope(k.OrderList("10001", "a", "b", 1, 25)), "10001:orders"},
-		{"Scope of an invoice", k.Scope(k.Invoice("10001", "2025-06-01", "7")), "10001:invoices"},
+		{"Generation", k.Generation(k.Order("10001", "5"), 0x3f, 0x12), "v4:c:{10001}:orders:one:5:g3f.12"},
+		{"Scope of a list", k.Scope(k.OrderList("10001", "a", "b", 1, 25)), "{10001}:orders"},
+		{"Scope of an invoice", k.Scope(k.Invoice("10001", "2025-06-01", "7")), "{10001}:invoices"},
 		{"Scope of an escaped customer", k.Scope(k.Order("a:b", "1")), k.FamilyScope("a:b", cache.FamilyOrders)},
 		{"Scope of a price", k.Scope(k.Price("10001", "AB-1")), k.FamilyScope("10001", cache.FamilyPrices)},
 		{"Scope of a record", k.Scope(k.OrderRecord("5")), ""},
 		{"Scope of stock", k.Scope(k.Stock("AB-1")), ""},
-		{"GenScope", k.GenScope(k.FamilyScope("10001", cache.FamilyInvoices)), "v3:gen:c:10001:invoices"},
-		{"Counted", k.Counted(), "v3:n:"},
-		{"Lock", k.Lock("v3:x"), "v3:lock:v3:x"},
-		{"Lock of several", k.Lock("v3:x", "v3:y")[:13], "v3:lock:many:"},
+		{"GenScope", k.GenScope(k.FamilyScope("10001", cache.FamilyInvoices)), "v4:gen:c:{10001}:invoices"},
+		{"GenAll", k.GenAll(), "v4:{gen}:all"},
+		{"GenSeq", k.GenSeq(), "v4:{gen}:seq"},
+		{"Feed", k.Feed(), "v4:{gen}:feed"},
+		{"Counted", k.Counted(""), "v4:{gen}:n:"},
+		{"Counted of a customer", k.Counted(k.FamilyScope("10001", cache.FamilyOrders)), "v4:n:{10001}:"},
+		{"Lock", k.Lock("v4:x"), "v4:lock:v4:x"},
+		{"Lock of several", k.Lock("v4:x", "v4:y")[:13], "v4:lock:many:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -160,7 +160,7 @@ func (c *Cache) store(ctx context.Context, ttl time.Duration, ws ...write) bool 
 	for _, w := range ws {
 		c.keepInMemory(ctx, w.key, w.g, w.val, ttl)
 		if w.known && c.redis != nil {
-			items = append(items, Item{Key: Keys{}.Generation(w.key, w.g.all, w.g.scope), Val: w.val, Counted: counted(w.g)})
+			items = append(items, Item{Key: Keys{}.Generation(w.key, w.g.all, w.g.scope), Val: w.val, Counted: counted(Keys{}.Scope(w.key), w.g)})
 		}
 	}
 	if c.redis == nil {

@@ -27,7 +27,9 @@ type Lease struct {
 }
 
 // NewLease returns the lease stored under key, held for ttl per
-// acquisition or renewal.
+// acquisition or renewal. key should hold its queue's hash tag
+// ("gwq:{stock}:lease"): the fence, key+":fence", then shares its slot,
+// as a Redis Cluster requires of the keys of one script.
 func NewLease(rdb redis.UniversalClient, key string, ttl time.Duration) *Lease {
 	return &Lease{rdb: rdb, key: key, ttl: ttl}
 }
