@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -359,11 +360,45 @@ func (h *traceIDHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // InstrumentRedis adds a client span per Redis command (redisotel). Command
 // arguments are left out of the spans: they hold cached answers.
+//
+// On a Redis Cluster each node's client gets the spans: redisotel hooks
+// only the nodes a cluster client creates after it is called, so the nodes
+// it already has (the ping at start made them) are hooked here, each once.
 func (t *Telemetry) InstrumentRedis(rdb redis.UniversalClient) error {
-	return redisotel.InstrumentTracing(rdb,
+	opts := []redisotel.TracingOption{
 		redisotel.WithTracerProvider(t.tp),
 		redisotel.WithDBStatement(false),
-		redisotel.WithCallerEnabled(false))
+		redisotel.WithCallerEnabled(false),
+	}
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return redisotel.InstrumentTracing(rdb, opts...)
+	}
+	var mu sync.Mutex
+	hooked := map[*redis.Client]bool{}
+	var errs []error
+	hook := func(n *redis.Client) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !hooked[n] {
+			hooked[n] = true
+			if err := redisotel.InstrumentTracing(n, opts...); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	c.OnNewNode(hook)
+	// Without the cluster's state yet (Redis away at start) there is no
+	// node to hook: OnNewNode hooks them as they come.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.ForEachShard(ctx, func(_ context.Context, n *redis.Client) error {
+		hook(n)
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	return errors.Join(errs...)
 }
 
 // Webhook counts one webhook delivery (gateway_webhooks_total): source
