@@ -9,10 +9,9 @@ run: ## the gateway in demo mode
 # The packages whose tests use Redis (they import cache/cachetest): the
 # second pass of `make test` runs them again against a Redis Cluster.
 REDIS_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{.TestImports}} {{.XTestImports}}' ./... | awk '/cache\/cachetest/ {print $$1}')
-# CLUSTER_PKGS: what the cluster pass runs, `all` for REDIS_PKGS. Until
-# the cache and the queues are cluster-safe (issue 18), the packages that
-# are; `make test CLUSTER_PKGS=all` shows the rest.
-CLUSTER_PKGS ?= ./cache/cachetest ./erpguard
+# CLUSTER_PKGS: what the cluster pass runs, `all` (the default) for
+# REDIS_PKGS; a list of packages narrows it while working on one.
+CLUSTER_PKGS ?= all
 
 test: ## vet and every test with the race detector, against a real Redis, then the Redis-backed ones against a Redis Cluster
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
