@@ -119,9 +119,20 @@ func (u RedisURL) Open(ctx context.Context, t Timeouts) (redis.UniversalClient, 
 	return rdb, nil
 }
 
+// ClusterStateReload is how often a cluster client reads the slot map
+// again. A master that dies answers nothing, so no MOVED reply tells
+// go-redis that its replica took over; with go-redis's own interval (60 s)
+// the slots of a failed-over master would stay unreachable, webhooks
+// answering 503, for up to a minute after the promotion. Once a second
+// costs one CLUSTER SLOTS per gateway replica a second.
+const ClusterStateReload = time.Second
+
 // clusterOptions are u's cluster options tuned by t.
 func (u RedisURL) clusterOptions(t Timeouts) *redis.ClusterOptions {
 	o := *u.cluster
+	if o.ClusterStateReloadInterval == 0 {
+		o.ClusterStateReloadInterval = ClusterStateReload
+	}
 	set(&o.DialTimeout, t.Dial)
 	set(&o.ReadTimeout, t.Read)
 	set(&o.WriteTimeout, t.Write)

@@ -1,9 +1,13 @@
 package cache_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/vendre-extend/gateway/cache"
 )
@@ -45,5 +49,22 @@ func TestParseRedisURL(t *testing.T) {
 				t.Errorf("ParseRedisURL(%q) = cluster %v %v, want %v %v", tt.url, u.Cluster(), u.Addrs(), tt.cluster, tt.addrs)
 			}
 		})
+	}
+}
+
+// TestClusterStateReload: a cluster client reads the slot map again every
+// ClusterStateReload, so it finds a promoted replica within a second
+// rather than after go-redis's minute.
+func TestClusterStateReload(t *testing.T) {
+	u, err := cache.ParseRedisURL("redis://127.0.0.1:1?addr=127.0.0.1:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	rdb, _ := u.Open(ctx, cache.Timeouts{}) // nothing listens: the ping fails, the client is made
+	defer rdb.Close()
+	if got := rdb.(*redis.ClusterClient).Options().ClusterStateReloadInterval; got != cache.ClusterStateReload {
+		t.Errorf("ClusterStateReloadInterval = %v, want %v", got, cache.ClusterStateReload)
 	}
 }
