@@ -1,7 +1,7 @@
 # The gateway's tasks. `make test` is the one test command (README, CI).
 GO ?= go
 
-.PHONY: run test vet fmt bench fuzz build docker e2e lint vulncheck faults budget
+.PHONY: run test vet fmt bench fuzz build docker e2e lint vulncheck faults budget cluster
 
 run: ## the gateway in demo mode
 	$(GO) run ./cmd/gateway
@@ -21,6 +21,9 @@ test: ## vet and every test with the race detector, against a real Redis, then t
 
 e2e: ## issue 6's runs at full size: the binary SIGKILLed mid-work (e2e/), and the pushers in process
 	E2E_FULL=1 scripts/with-redis.sh $(GO) test -count=1 -v -timeout=20m ./e2e/ ./pushers/... ./webhook/
+
+cluster: ## two replicas on a local Redis Cluster with a replica per master: cold x200 (ERP fetches, p99), then a master killed mid-traffic (bench/cluster)
+	$(GO) run ./bench/cluster
 
 bench: ## the benchmarks, against a real Redis
 	scripts/with-redis.sh $(GO) test -run='^$$' -bench=. -benchmem ./...
