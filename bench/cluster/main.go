@@ -13,7 +13,8 @@
 //     cluster is whole.
 //
 //     go run ./bench/cluster              # the defaults, about 30 s
-//     go run ./bench/cluster -kill gen    # kill the master of the cache's {gen} slot instead
+//     go run ./bench/cluster -kill orders # the master of the shop orders' queue instead
+//     go run ./bench/cluster -kill gen    # or that of the cache's flush-all generation
 //
 // It needs go, redis-server and redis-cli; it starts everything itself
 // (scripts/redis-cluster.sh, the simulated Extend Commerce in process, the
