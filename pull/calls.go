@@ -23,16 +23,16 @@ func (s *Service) OrderList(ctx context.Context, customerNo string, q ListQuery)
 		if err != nil {
 			return nil, err
 		}
-		out := api.OrderList{Orders: make([]api.OrderRow, 0, len(recs)), Page: q.Page, PerPage: q.PerPage, Total: page.TotalCount}
+		rows := make([]api.OrderRow, 0, len(recs))
 		for _, o := range recs {
 			s.keepRecord(ctx, keys.OrderRecord(o.OrderNumber), o)
 			if o.CustomerNumber != customerNo {
 				s.log.Warn("erp listed a record of another customer; dropped", "order", o.OrderNumber, "customer_no", customerNo)
 				continue
 			}
-			out.Orders = append(out.Orders, s.mapper.OrderRow(o))
+			rows = append(rows, s.mapper.OrderRow(o))
 		}
-		return s.encode(schemas.OrderList, out)
+		return s.orderList(rows, q.Page, q.PerPage, page.TotalCount)
 	})
 }
 
@@ -51,7 +51,7 @@ func (s *Service) Order(ctx context.Context, customerNo, id string) (Answer, err
 		if o.CustomerNumber != customerNo {
 			return nil, ErrNotFound
 		}
-		return s.encode(schemas.Order, s.mapper.Order(o))
+		return s.order(o)
 	})
 }
 
@@ -67,16 +67,16 @@ func (s *Service) InvoiceList(ctx context.Context, customerNo string, q ListQuer
 		if err != nil {
 			return nil, err
 		}
-		out := api.InvoiceList{Invoices: make([]api.InvoiceRow, 0, len(recs)), Page: q.Page, PerPage: q.PerPage, Total: page.TotalCount}
+		rows := make([]api.InvoiceRow, 0, len(recs))
 		for _, inv := range recs {
 			s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
 			if inv.CustomerNumber != customerNo {
 				s.log.Warn("erp listed a record of another customer; dropped", "invoice", inv.InvoiceNumber, "customer_no", customerNo)
 				continue
 			}
-			out.Invoices = append(out.Invoices, s.mapper.InvoiceRow(inv))
+			rows = append(rows, s.mapper.InvoiceRow(inv))
 		}
-		return s.encode(schemas.InvoiceList, out)
+		return s.invoiceList(rows, q.Page, q.PerPage, page.TotalCount)
 	})
 }
 
@@ -96,9 +96,32 @@ func (s *Service) Invoice(ctx context.Context, customerNo, id string) (Answer, e
 			return nil, ErrNotFound
 		}
 		// The link must outlive every copy of this answer, stale ones too.
-		expires := s.now().Add(s.cache.Lifetime(s.kinds.invoice) + time.Hour)
-		return s.encode(schemas.Invoice, s.mapper.Invoice(inv, s.links.Link(customerNo, inv.InvoiceNumber, expires)))
+		return s.invoice(inv, s.now().Add(s.cache.Lifetime(s.kinds.invoice)+time.Hour))
 	})
+}
+
+// The answers built from ERP records, mapped to Vendre's shape and checked
+// against their schemas; the calls above and Probe build them alike.
+
+// orderList is GET /v1/orders's answer of rows.
+func (s *Service) orderList(rows []api.OrderRow, page, perPage, total int) ([]byte, error) {
+	return s.encode(schemas.OrderList, api.OrderList{Orders: rows, Page: page, PerPage: perPage, Total: total})
+}
+
+// order is GET /v1/orders/{id}'s answer of o.
+func (s *Service) order(o erp.Order) ([]byte, error) {
+	return s.encode(schemas.Order, s.mapper.Order(o))
+}
+
+// invoiceList is GET /v1/invoices's answer of rows.
+func (s *Service) invoiceList(rows []api.InvoiceRow, page, perPage, total int) ([]byte, error) {
+	return s.encode(schemas.InvoiceList, api.InvoiceList{Invoices: rows, Page: page, PerPage: perPage, Total: total})
+}
+
+// invoice is GET /v1/invoices/{id}'s answer of inv, its pdf_link (for
+// inv's own customer) valid until expires.
+func (s *Service) invoice(inv erp.Invoice, expires time.Time) ([]byte, error) {
+	return s.encode(schemas.Invoice, s.mapper.Invoice(inv, s.links.Link(inv.CustomerNumber, inv.InvoiceNumber, expires)))
 }
 
 // FlushCustomer makes every cached answer of customerNo fresh on its next

@@ -23,6 +23,7 @@ package pull
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -178,23 +179,18 @@ func (s *Service) Sweep(ctx context.Context) error {
 // sweep reads a list of changed headers page by page to its end, handing
 // each to apply.
 func sweep[H any](ctx context.Context, list func(ctx context.Context, page int) (erp.Page[H], error), apply func(H) error) error {
-	read := 0
-	for page := 1; page <= maxSweepPages; page++ {
-		p, err := list(ctx, page)
-		if err != nil {
-			return err
-		}
-		for _, h := range p.Items {
+	err := eachPage(ctx, maxSweepPages, list, func(hs []H) error {
+		for _, h := range hs {
 			if err := apply(h); err != nil {
 				return err
 			}
 		}
-		read += len(p.Items)
-		if len(p.Items) == 0 || read >= p.TotalCount {
-			return nil
-		}
+		return nil
+	})
+	if errors.Is(err, errTooManyPages) {
+		return fmt.Errorf("more than %d pages of changes", maxSweepPages)
 	}
-	return fmt.Errorf("more than %d pages of changes", maxSweepPages)
+	return err
 }
 
 // RunSweeps sweeps every CACHE_SWEEP_EVERY until ctx ends, on one replica

@@ -401,13 +401,10 @@ func (s *Service) fetchStock(ctx context.Context, products []string) (map[string
 	for _, p := range products {
 		asked[p] = nil
 	}
-	read := 0
-	for page := 1; ; page++ {
-		pg, err := s.erp.ProductAvailability(ctx, products, "", time.Time{}, page, erp.MaxPageSize)
-		if err != nil {
-			return nil, fmt.Errorf("pull: stock: %w", err)
-		}
-		for _, a := range pg.Items {
+	err := eachPage(ctx, maxListPages, func(ctx context.Context, page int) (erp.Page[erp.Availability], error) {
+		return s.erp.ProductAvailability(ctx, products, "", time.Time{}, page, erp.MaxPageSize)
+	}, func(items []erp.Availability) error {
+		for _, a := range items {
 			byWarehouse, ok := asked[a.ProductNumber]
 			if !ok {
 				continue // not asked for
@@ -418,14 +415,13 @@ func (s *Service) fetchStock(ctx context.Context, products []string) (map[string
 			}
 			byWarehouse[a.Warehouse] = float64(a.AvailableBalance) // a repeat after a shift: the later read wins
 		}
-		read += len(pg.Items)
-		if len(pg.Items) == 0 || read >= pg.TotalCount {
-			break
-		}
-		if page == maxListPages {
-			s.log.Warn("availability list too long; the rest is left out", "read", read, "total", pg.TotalCount)
-			break
-		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errTooManyPages):
+		s.log.Warn("availability list too long; the rest is left out", "pages", maxListPages)
+	case err != nil:
+		return nil, fmt.Errorf("pull: stock: %w", err)
 	}
 	got := make(map[string]json.RawMessage, len(products))
 	for p, byWarehouse := range asked {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,34 +10,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vendre-extend/gateway/admin"
 	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/doclink"
 	"github.com/vendre-extend/gateway/erp"
-	"github.com/vendre-extend/gateway/mapping"
-	"github.com/vendre-extend/gateway/schemas"
+	"github.com/vendre-extend/gateway/pull"
 )
 
-// probe calls the configured Extend Commerce for one customer, decodes,
-// maps and schema-checks every answer, and prints a report naming each
-// record and field that does not fit. It fails unless all fits.
+// probe calls the configured Extend Commerce for one customer and checks,
+// through the pull service's own pipeline (pull.Service.Probe: fetch, map,
+// schema), every answer its orders and invoices make; it prints a report
+// naming each record and field that does not fit (pull.Report). It fails
+// unless all fits.
 func probe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var customer string
-	var days int
-	extra := flag.NewFlagSet("probe", flag.ContinueOnError)
-	extra.SetOutput(stderr)
-	extra.StringVar(&customer, "customer", "", "customer number to probe (required)")
-	extra.IntVar(&days, "days", 365, "how many days of history to read")
-	cfgArgs, probeArgs := splitArgs(args, "customer", "days")
-	if err := extra.Parse(probeArgs); err != nil {
-		return err
-	}
-	if customer == "" {
-		return fmt.Errorf("probe: -customer is required")
-	}
-	cfg, _, err := parseConfig("gateway probe", cfgArgs, getenv, stderr)
+	customer, days, cfg, err := probeArgs(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -51,121 +36,49 @@ func probe(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer stop()
 	}
 	// The probe spends the ERP's budget as background work: through the
-	// guard, shared through Redis when configured, after customers.
-	var rdb redis.UniversalClient
-	if cfg.RedisURL != "" {
-		u, err := cache.ParseRedisURL(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("config: REDIS_URL: %v", err)
-		}
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		c, _ := u.Open(pctx, redisTimeouts()) // unanswered: the budget is kept in process
-		cancel()
-		defer c.Close()
-		rdb = c
+	// guard, shared through Redis when configured (unanswered: the budget
+	// is kept in process), after customers.
+	rdb, closeRedis, err := openRedis(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
+	defer closeRedis()
 	_, hc := newGuard(cfg, rdb, log, erp.NewHTTPClient())
-	ctx = erp.WithClass(ctx, erp.Background)
-	client, err := erp.New(erp.Config{BaseURL: cfg.ExtendBaseURL, ClientID: cfg.ExtendClientID, ClientSecret: cfg.ExtendClientSecret, HTTPClient: hc})
+	client, err := newERP(cfg, hc, nil)
 	if err != nil {
 		return err
 	}
-	set, err := schemas.Load()
+	svc, _, err := newPull(cfg, client, cache.New(cache.Config{}), doclink.DeriveKey("probe"), log)
 	if err != nil {
 		return err
 	}
-	mapper, err := mapping.New(mapping.Options{Locale: cfg.Locale, Currency: cfg.Currency, Location: cfg.Location})
-	if err != nil {
-		return err
-	}
-	links := doclink.New(doclink.DeriveKey("probe"), cfg.PublicBaseURL, nil)
-
-	r := &report{w: stdout}
 	to := time.Now().In(cfg.Location)
-	q := erp.ListQuery{CustomerNumber: customer, From: to.AddDate(0, 0, -days).Format("2006-01-02"), To: to.Format("2006-01-02"), PageSize: 100}
-	fmt.Fprintf(stdout, "probe of customer %s at %s, %s to %s\n", customer, cfg.ExtendBaseURL, q.From, q.To)
-
-	for page := 1; ; page++ {
-		q.Page = page
-		hs, err := client.OrderHeaders(ctx, q)
-		if err != nil {
-			r.fail("order list page %d: %v", page, err)
-			break
-		}
-		for _, h := range hs.Items {
-			o, err := client.Order(ctx, h.OrderNumber)
-			if err != nil {
-				r.fail("order %s: %v", h.OrderNumber, err)
-				r.adviseDecode(err)
-				continue
-			}
-			r.check("order "+h.OrderNumber+" (list row)", set, schemas.OrderList, listOf("orders", mapper.OrderRow(o)))
-			r.check("order "+h.OrderNumber, set, schemas.Order, mapper.Order(o))
-			if o.CustomerNumber != customer {
-				r.fail("order %s: CustomerNumber %q is not %q", h.OrderNumber, o.CustomerNumber, customer)
-			}
-		}
-		if page*100 >= hs.TotalCount || len(hs.Items) == 0 {
-			break
-		}
-	}
-	q.Page = 1
-	for page := 1; ; page++ {
-		q.Page = page
-		hs, err := client.InvoiceHeaders(ctx, q)
-		if err != nil {
-			r.fail("invoice list page %d: %v", page, err)
-			break
-		}
-		for _, h := range hs.Items {
-			inv, err := client.Invoice(ctx, h.InvoiceNumber)
-			if err != nil {
-				r.fail("invoice %s: %v", h.InvoiceNumber, err)
-				r.adviseDecode(err)
-				continue
-			}
-			r.check("invoice "+h.InvoiceNumber+" (list row)", set, schemas.InvoiceList, listOf("invoices", mapper.InvoiceRow(inv)))
-			r.check("invoice "+h.InvoiceNumber, set, schemas.Invoice, mapper.Invoice(inv, links.Link(customer, inv.InvoiceNumber, time.Now().Add(time.Hour))))
-		}
-		if page*100 >= hs.TotalCount || len(hs.Items) == 0 {
-			break
-		}
-	}
-	fmt.Fprintf(stdout, "%d checked, %d failed\n", r.checked, r.failed)
-	if r.failed > 0 {
-		return fmt.Errorf("probe: %d of %d answers do not fit", r.failed, r.checked)
+	from := to.AddDate(0, 0, -days)
+	fmt.Fprintf(stdout, "probe of customer %s at %s, %s to %s\n", customer, cfg.ExtendBaseURL, from.Format(time.DateOnly), to.Format(time.DateOnly))
+	r := &pull.Report{W: stdout}
+	svc.Probe(ctx, customer, from.Format(time.DateOnly), to.Format(time.DateOnly), r.Found)
+	fmt.Fprintf(stdout, "%d checked, %d failed\n", r.Checked, r.Failed)
+	if r.Failed > 0 {
+		return fmt.Errorf("probe: %d of %d answers do not fit", r.Failed, r.Checked)
 	}
 	return nil
 }
 
-// listOf wraps one row in a one-row list answer, for its schema.
-func listOf(name string, row any) map[string]any {
-	return map[string]any{name: []any{row}, "page": 1, "per_page": 1, "total": 1}
-}
-
-type report struct {
-	w               io.Writer
-	checked, failed int
-}
-
-func (r *report) fail(format string, a ...any) {
-	r.checked++
-	r.failed++
-	fmt.Fprintf(r.w, "FAIL %s\n", fmt.Sprintf(format, a...))
-}
-
-func (r *report) check(what string, set *schemas.Set, schema string, v any) {
-	b, err := json.Marshal(v)
-	if err == nil {
-		err = set.Validate(schema, b)
+// probeArgs reads probe's own flags (-customer, -days) and the settings.
+func probeArgs(args []string, getenv func(string) string, stderr io.Writer) (customer string, days int, cfg *Config, err error) {
+	extra := flag.NewFlagSet("probe", flag.ContinueOnError)
+	extra.SetOutput(stderr)
+	extra.StringVar(&customer, "customer", "", "customer number to probe (required)")
+	extra.IntVar(&days, "days", 365, "how many days of history to read")
+	cfgArgs, probeArgs := splitArgs(args, "customer", "days")
+	if err := extra.Parse(probeArgs); err != nil {
+		return "", 0, nil, err
 	}
-	if err != nil {
-		r.fail("%s: %v", what, err)
-		r.advise(err) // field by field, with what to check in Extend
-		return
+	if customer == "" {
+		return "", 0, nil, fmt.Errorf("probe: -customer is required")
 	}
-	r.checked++
-	fmt.Fprintf(r.w, "ok   %s\n", what)
+	cfg, _, err = parseConfig("gateway probe", cfgArgs, getenv, stderr)
+	return customer, days, cfg, err
 }
 
 // flush asks the running gateway to flush its cache.

@@ -150,39 +150,20 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 		defer stopSim()
 	}
 
-	var shared redis.UniversalClient // nil: one replica; limits kept in process
+	shared, closeRedis, err := openRedis(ctx, cfg, log) // nil: one replica; limits kept in process
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
 	var sharedTier *cache.Redis
-	if cfg.RedisURL != "" {
-		u, err := cache.ParseRedisURL(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("config: REDIS_URL: %v", err)
+	if shared != nil {
+		if err := moveLegacyKeys(ctx, shared, log); err != nil {
+			return err
 		}
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		rdb, err := u.Open(pctx, redisTimeouts())
-		cancel()
-		defer rdb.Close()
-		if err != nil {
-			// Serve anyway: a Redis outage must not stop My Account.
-			log.Warn("redis does not answer; serving without it until it does", "err", err)
-		}
-		_, isCluster := rdb.(*redis.ClusterClient)
-		log.Info("redis", "cluster", isCluster, "addrs", u.Addrs())
-		if err == nil {
-			// Durable work recorded by a release before the queues' hash
-			// tags moves to the tagged names, once (a no-op after).
-			moved, kept, err := pushers.RenameLegacyKeys(ctx, rdb, queuePrefix)
-			if err != nil {
-				return fmt.Errorf("redis: %w", err)
-			}
-			if moved > 0 || len(kept) > 0 {
-				log.Warn("redis: moved durable work to hash-tagged keys", "moved", moved, "kept_old", kept)
-			}
-		}
-		if err := tel.InstrumentRedis(rdb); err != nil {
+		if err := tel.InstrumentRedis(shared); err != nil {
 			return fmt.Errorf("telemetry: redis: %w", err)
 		}
-		shared = rdb
-		sharedTier = cache.NewRedis(rdb, "")
+		sharedTier = cache.NewRedis(shared, "")
 	}
 	// The cache: an in-process tier, in front of Redis when configured;
 	// flushes reach every replica's through Redis (engine.Run below).
@@ -205,33 +186,18 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 	// EXTEND_BASE_URL's host. Its circuit is the gateway's one notion of
 	// the ERP being down.
 	guard, erpHTTP := newGuard(cfg, shared, log, erpHTTPClient(tel)) // guard outside, telemetry inside: only real calls are measured
-	client, err := erp.New(erp.Config{
-		BaseURL:      cfg.ExtendBaseURL,
-		ClientID:     cfg.ExtendClientID,
-		ClientSecret: cfg.ExtendClientSecret,
-		Logger:       log,
-		HTTPClient:   erpHTTP,
-	})
-	if err != nil {
-		return fmt.Errorf("config: EXTEND_BASE_URL: %w", err)
-	}
-	set, err := schemas.Load()
+	client, err := newERP(cfg, erpHTTP, log)
 	if err != nil {
 		return err
-	}
-	mapper, err := mapping.New(mapping.Options{Locale: cfg.Locale, Currency: cfg.Currency, Location: cfg.Location})
-	if err != nil {
-		return fmt.Errorf("config: LOCALE/CURRENCY: %w", err)
 	}
 	key, err := documentKey(cfg, demo, log)
 	if err != nil {
 		return err
 	}
-	links := doclink.New(key, cfg.PublicBaseURL, nil)
-	svc := pull.New(client, engine, set, mapper, links, pull.Config{
-		TTLList: cfg.CacheTTLList, TTLDetail: cfg.CacheTTLDetail, Budget: cfg.ExtendTimeout,
-		SweepEvery: cfg.CacheSweepEvery,
-	}, log)
+	svc, links, err := newPull(cfg, client, engine, key, log)
+	if err != nil {
+		return err
+	}
 
 	// Webhook intake and the pushers (pushers.go); their loops join g below.
 	// The Baselinker connector (baselinker.go): its order source joins the
@@ -316,6 +282,84 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// openRedis opens REDIS_URL's Redis, one server or a cluster; nil, and a
+// close that does nothing, when REDIS_URL is unset. A Redis that does not
+// answer is logged, not an error: the gateway serves without it until it
+// does (a Redis outage must not stop My Account).
+func openRedis(ctx context.Context, cfg *Config, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	if cfg.RedisURL == "" {
+		return nil, func() {}, nil
+	}
+	u, err := cache.ParseRedisURL(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: REDIS_URL: %v", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	rdb, err := u.Open(pctx, redisTimeouts())
+	cancel()
+	if err != nil {
+		log.Warn("redis does not answer; serving without it until it does", "err", err)
+	}
+	_, isCluster := rdb.(*redis.ClusterClient)
+	log.Info("redis", "cluster", isCluster, "addrs", u.Addrs())
+	return rdb, func() { _ = rdb.Close() }, nil
+}
+
+// moveLegacyKeys moves durable work recorded by a release before the
+// queues' hash tags to the tagged names, once (a no-op after), when Redis
+// answers; a Redis that does not answer has nothing to move yet.
+func moveLegacyKeys(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) error {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if rdb.Ping(pctx).Err() != nil {
+		return nil
+	}
+	moved, kept, err := pushers.RenameLegacyKeys(ctx, rdb, queuePrefix)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	if moved > 0 || len(kept) > 0 {
+		log.Warn("redis: moved durable work to hash-tagged keys", "moved", moved, "kept_old", kept)
+	}
+	return nil
+}
+
+// newERP is the Extend Commerce client of EXTEND_BASE_URL, sending through
+// hc (the guard's). log nil discards its retries.
+func newERP(cfg *Config, hc *http.Client, log *slog.Logger) (*erp.Client, error) {
+	client, err := erp.New(erp.Config{
+		BaseURL:      cfg.ExtendBaseURL,
+		ClientID:     cfg.ExtendClientID,
+		ClientSecret: cfg.ExtendClientSecret,
+		Logger:       log,
+		HTTPClient:   hc,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: EXTEND_BASE_URL: %w", err)
+	}
+	return client, nil
+}
+
+// newPull is the pull service over client and engine: the schemas, the
+// mapping of LOCALE, CURRENCY and TIMEZONE, and pdf_link tokens signed
+// with key (links, which the document routes check).
+func newPull(cfg *Config, client *erp.Client, engine *cache.Cache, key []byte, log *slog.Logger) (*pull.Service, *doclink.Signer, error) {
+	set, err := schemas.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	mapper, err := mapping.New(mapping.Options{Locale: cfg.Locale, Currency: cfg.Currency, Location: cfg.Location})
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: LOCALE/CURRENCY: %w", err)
+	}
+	links := doclink.New(key, cfg.PublicBaseURL, nil)
+	svc := pull.New(client, engine, set, mapper, links, pull.Config{
+		TTLList: cfg.CacheTTLList, TTLDetail: cfg.CacheTTLDetail, Budget: cfg.ExtendTimeout,
+		SweepEvery: cfg.CacheSweepEvery,
+	}, log)
+	return svc, links, nil
 }
 
 // listener is one of the gateway's HTTP listeners.

@@ -1,14 +1,42 @@
-package main
+package pull
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"reflect"
 
 	"github.com/vendre-extend/gateway/schemas"
 )
+
+// Report writes Probe's findings as lines of text, for gateway probe
+// (docs/extend.md): "ok   what" for an answer that fits, "FAIL what:
+// why" for one that does not, followed field by field by what to check
+// in Extend Commerce.
+type Report struct {
+	W               io.Writer
+	Checked, Failed int // answers checked, and how many of them failed
+}
+
+// Found writes one finding; it is Probe's found.
+func (r *Report) Found(f Finding) {
+	r.Checked++
+	if f.Err == nil {
+		fmt.Fprintf(r.W, "ok   %s\n", f.What)
+		return
+	}
+	r.Failed++
+	var ve *schemas.ValidationError
+	if errors.As(f.Err, &ve) {
+		fmt.Fprintf(r.W, "FAIL %s: %v\n", f.What, ve)
+		r.advise(ve) // field by field, with what to check in Extend
+		return
+	}
+	fmt.Fprintf(r.W, "FAIL %s: %v\n", f.What, f.Err)
+	r.adviseDecode(f.Err)
+}
 
 // fieldAdvice says, for a field of Vendre's answer (the last element of
 // its JSON path), which Extend Commerce field it comes from and what to
@@ -31,11 +59,7 @@ var fieldAdvice = map[string]string{
 
 // advise prints, under a failed check, one line per field that does not
 // fit Vendre's schema, with what to look at in Extend Commerce.
-func (r *report) advise(err error) {
-	var ve *schemas.ValidationError
-	if !errors.As(err, &ve) {
-		return
-	}
+func (r *Report) advise(ve *schemas.ValidationError) {
 	for _, f := range ve.Failures {
 		a, ok := fieldAdvice[path.Base(f.Path)]
 		switch {
@@ -45,19 +69,19 @@ func (r *report) advise(err error) {
 		default:
 			a = "This value from Extend does not fit Vendre's schema (schemas/); compare the record with docs/extend.md."
 		}
-		fmt.Fprintf(r.w, "     field %s: %s\n     advice: %s\n", f.Path, f.Message, a)
+		fmt.Fprintf(r.W, "     field %s: %s\n     advice: %s\n", f.Path, f.Message, a)
 	}
 }
 
 // adviseDecode prints, under a record that did not decode, the Extend
 // field whose JSON type is wrong (an object where money belongs), with
 // what the gateway expected there.
-func (r *report) adviseDecode(err error) {
+func (r *Report) adviseDecode(err error) {
 	var te *json.UnmarshalTypeError
 	if !errors.As(err, &te) || te.Field == "" {
 		return
 	}
-	fmt.Fprintf(r.w, "     field %s: Extend sent %s, the gateway reads %s\n     advice: %s\n", te.Field, te.Value, typeName(te.Type),
+	fmt.Fprintf(r.W, "     field %s: Extend sent %s, the gateway reads %s\n     advice: %s\n", te.Field, te.Value, typeName(te.Type),
 		"check this field of the record in Extend's API; see docs/extend.md for the shape the gateway expects.")
 }
 
