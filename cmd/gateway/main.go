@@ -113,33 +113,15 @@ func clipAttr(_ []string, a slog.Attr) slog.Attr {
 // listener's name ("http", "metrics") and address once it listens.
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(name, addr string)) error {
 	log.Info("starting", cfg.LogValue()...)
-
 	// Telemetry first, so that everything below is traced and measured.
-	// The guard, the cache and the pushers are set once built; scrapes
-	// come later.
-	var guard *erpguard.Guard
-	var engine *cache.Cache
-	var registry *pushers.Registry
-	pusherState := pusherFigures(func() *pushers.Registry { return registry })
-	gauges := telemetry.Options{
-		CircuitOpen: func() bool { return guard != nil && guard.Open() },
-		Pushers:     pusherStats(pusherState),
-		ERPPaused: func(ctx context.Context) map[string]time.Duration {
-			if guard == nil {
-				return nil
-			}
-			return guard.Paused(ctx)
-		},
-		ERPBudget: func() []telemetry.BudgetStat { return budgetStats(guard) },
-	}
-	if cfg.RedisURL != "" {
-		gauges.RedisDown = func() bool { return engine != nil && engine.RedisDown() }
-	}
-	tel, errLog, log, stopTelemetry, err := startTelemetry(ctx, log, gauges)
+	// Its gauges read the parts once built; scrapes come later.
+	p := &parts{}
+	tel, errLog, log, stopTelemetry, err := startTelemetry(ctx, log, p.gauges(cfg))
 	if err != nil {
 		return err
 	}
 	defer stopTelemetry()
+	p.tel, p.errLog = tel, errLog
 
 	demo := cfg.Demo() // startDemoERP points cfg at the simulator
 	if demo {
@@ -149,43 +131,105 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 		}
 		defer stopSim()
 	}
-
-	shared, closeRedis, err := openRedis(ctx, cfg, log) // nil: one replica; limits kept in process
+	closeRedis, err := p.openRedis(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
-	var sharedTier *cache.Redis
-	if shared != nil {
-		if err := moveLegacyKeys(ctx, shared, log); err != nil {
-			return err
-		}
-		if err := tel.InstrumentRedis(shared); err != nil {
-			return fmt.Errorf("telemetry: redis: %w", err)
-		}
-		sharedTier = cache.NewRedis(shared, "")
+	if err := p.build(ctx, cfg, demo, log); err != nil {
+		return err
 	}
+	servers, err := listen(cfg, p.tel, p.handler(cfg, log), log, listening)
+	if err != nil {
+		return err
+	}
+	return runAll(ctx, cfg, servers, p.loops(), log)
+}
+
+// parts are what serve builds, in this order. Telemetry's gauges and the
+// status page read them at each scrape: nil until built.
+type parts struct {
+	tel    *telemetry.Telemetry
+	errLog *handlers.ErrorLog
+	shared redis.UniversalClient // REDIS_URL's; nil: one replica, limits kept in process
+	tier   *cache.Redis          // the cache's Redis tier; nil without Redis
+	engine *cache.Cache
+	guard  *erpguard.Guard
+	svc    *pull.Service
+	links  *doclink.Signer
+	bl     *blWiring
+	ps     *pusherSet
+}
+
+// gauges are what telemetry reads of the parts at each scrape.
+func (p *parts) gauges(cfg *Config) telemetry.Options {
+	o := telemetry.Options{
+		CircuitOpen: func() bool { return p.guard != nil && p.guard.Open() },
+		Pushers:     pusherStats(p.pusherFigures()),
+		ERPPaused: func(ctx context.Context) map[string]time.Duration {
+			if p.guard == nil {
+				return nil
+			}
+			return p.guard.Paused(ctx)
+		},
+		ERPBudget: func() []telemetry.BudgetStat { return budgetStats(p.guard) },
+	}
+	if cfg.RedisURL != "" {
+		o.RedisDown = func() bool { return p.engine != nil && p.engine.RedisDown() }
+	}
+	return o
+}
+
+// pusherFigures reads the pushers' states, once they are built.
+func (p *parts) pusherFigures() func(context.Context) []pushers.Status {
+	return pusherFigures(func() *pushers.Registry {
+		if p.ps == nil {
+			return nil
+		}
+		return p.ps.registry
+	})
+}
+
+// openRedis opens REDIS_URL's Redis, if set, for the cache's shared tier,
+// the ERP's shared budget and the durable work; close closes it.
+func (p *parts) openRedis(ctx context.Context, cfg *Config, log *slog.Logger) (close func(), err error) {
+	rdb, close, err := openRedis(ctx, cfg, log)
+	if err != nil || rdb == nil {
+		return close, err
+	}
+	if err := moveLegacyKeys(ctx, rdb, log); err != nil {
+		close()
+		return nil, err
+	}
+	if err := p.tel.InstrumentRedis(rdb); err != nil {
+		close()
+		return nil, fmt.Errorf("telemetry: redis: %w", err)
+	}
+	p.shared, p.tier = rdb, cache.NewRedis(rdb, "")
+	return close, nil
+}
+
+// build makes the cache, the ERP's guard and client, the pull service,
+// the Baselinker connector, the webhook intake and the pushers.
+func (p *parts) build(ctx context.Context, cfg *Config, demo bool, log *slog.Logger) error {
 	// The cache: an in-process tier, in front of Redis when configured;
-	// flushes reach every replica's through Redis (engine.Run below).
-	engine = cache.New(cache.Config{
-		Memory: cache.NewMemory(128 << 20), Redis: sharedTier,
+	// flushes reach every replica's through Redis (engine.Run, loops).
+	p.engine = cache.New(cache.Config{
+		Memory: cache.NewMemory(128 << 20), Redis: p.tier,
 		StaleFor: cfg.CacheStaleFor, Budget: cfg.ExtendTimeout,
 		FeedLag: cfg.CacheSweepEvery, KeepFor: cfg.CacheKeepFor,
 		// A renewal serves nobody waiting: the ERP's budget goes to
 		// waiting callers first.
 		Renewal:  func(ctx context.Context) context.Context { return erp.WithClass(ctx, erp.Refresh) },
-		Observer: tel.CacheObserver(), Logger: log,
+		Observer: p.tel.CacheObserver(), Logger: log,
 	})
-	var redisHealth handlers.RedisHealth // nil: no Redis, nothing to report
-	if sharedTier != nil {
-		redisHealth = engine
-	}
-
 	// The ERP's guard: circuit breaker, the budget per Extend group by
 	// class and fair share (shared through Redis), bulkhead; only
 	// EXTEND_BASE_URL's host. Its circuit is the gateway's one notion of
-	// the ERP being down.
-	guard, erpHTTP := newGuard(cfg, shared, log, erpHTTPClient(tel)) // guard outside, telemetry inside: only real calls are measured
+	// the ERP being down. Guard outside, telemetry inside: only real
+	// calls are measured.
+	guard, erpHTTP := newGuard(cfg, p.shared, log, erpHTTPClient(p.tel))
+	p.guard = guard
 	client, err := newERP(cfg, erpHTTP, log)
 	if err != nil {
 		return err
@@ -194,64 +238,85 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 	if err != nil {
 		return err
 	}
-	svc, links, err := newPull(cfg, client, engine, key, log)
-	if err != nil {
+	if p.svc, p.links, err = newPull(cfg, client, p.engine, key, log); err != nil {
 		return err
 	}
-
-	// Webhook intake and the pushers (pushers.go); their loops join g below.
+	// Webhook intake and the pushers (pushers.go); their loops join serve's.
 	// The Baselinker connector (baselinker.go): its order source joins the
 	// order pusher.
-	bl := &blWiring{conn: newBaselinker(ctx, cfg, client, sharedTier, shared, log)}
-	ps, err := buildPushers(cfg, shared, client, refresher{svc, bl.conn}, webhookObserver{tel}, bl.hooks(), log)
-	if err != nil {
-		return err
-	}
-	registry = ps.registry
+	p.bl = &blWiring{conn: newBaselinker(ctx, cfg, client, p.tier, p.shared, log)}
+	p.ps, err = buildPushers(cfg, p.shared, client, refresher{p.svc, p.bl.conn}, webhookObserver{p.tel}, p.bl.hooks(), log)
+	return err
+}
 
+// handler is the public listener's handler: the routes (handlers.New)
+// inside telemetry's server span.
+func (p *parts) handler(cfg *Config, log *slog.Logger) http.Handler {
+	var redisHealth handlers.RedisHealth // nil: no Redis, nothing to report
+	if p.tier != nil {
+		redisHealth = p.engine
+	}
 	e := handlers.New(handlers.Deps{
-		ExtendWebhooks: ps.extendWebhooks(), VendreOrders: ps.vendreOrders(), Pushers: ps.registry,
-		RetailCRM: ps.retailcrmCallbacks(), Baselinker: bl.handler(ps.orders),
-		Pull: svc, ERP: guard, Redis: redisHealth,
+		ExtendWebhooks: p.ps.extendWebhooks(), VendreOrders: p.ps.vendreOrders(), Pushers: p.ps.registry,
+		RetailCRM: p.ps.retailcrmCallbacks(), Baselinker: p.bl.handler(p.ps.orders),
+		Pull: p.svc, ERP: p.guard, Redis: redisHealth,
 		APIKeys: cfg.VendreAPIKeys, Shape: cfg.Shape(), AdminToken: cfg.AdminToken,
 		Location: cfg.Location, Logger: log,
-		Extended: svc,
-		Metrics:  publicMetrics(cfg, tel.MetricsHandler()), MeterProvider: tel.MeterProvider(),
-		Status: handlers.StatusSources{CacheStats: engine.Stats, Errors: errLog, Pushers: pusherLines(pusherState),
-			ERPCalls:   func() []handlers.ClassCalls { return classCalls(guard) },
-			SweepEvery: cfg.CacheSweepEvery, Confirmed: engine.Confirmed},
-		Pauses: guard,
+		Extended: p.svc,
+		Metrics:  publicMetrics(cfg, p.tel.MetricsHandler()), MeterProvider: p.tel.MeterProvider(),
+		Status: handlers.StatusSources{CacheStats: p.engine.Stats, Errors: p.errLog, Pushers: pusherLines(p.pusherFigures()),
+			ERPCalls:   func() []handlers.ClassCalls { return classCalls(p.guard) },
+			SweepEvery: cfg.CacheSweepEvery, Confirmed: p.engine.Confirmed},
+		Pauses: p.guard,
 
 		AuthThrottle:   handlers.NewAuthThrottle(cfg.AuthFailureLimit, log),
 		TrustedProxies: cfg.TrustedProxyNets,
 		KeyLimit:       keyLimiter(newLimiter(cfg.RateLimitPerKey)),
 		Documents: handlers.DocumentLimitConfig{
-			Owner:       links.Parse,
+			Owner:       p.links.Parse,
 			PerDocument: rateLimiter(newLimiter(cfg.RateLimitPerDocument)),
 			PerCustomer: rateLimiter(newLimiter(cfg.RateLimitDocsPerCustomer)),
 		},
 	})
-	// The public listener, and the metrics one when METRICS_ADDR is set
-	// (then /metrics is served there only).
-	servers := []*listener{{name: "http", env: "LISTEN_ADDR", addr: cfg.ListenAddr,
-		srv: newServer(tel.Handler(e), cfg, log)}} // a server span per request
+	return p.tel.Handler(e) // a server span per request
+}
+
+// loops are the background work that runs until serve stops: the cache
+// hears of the other replicas' flushes (Redis pub/sub), the pull service
+// sweeps Extend's changes (one replica at a time), and the webhook
+// consumer, the stock and order pushers and the RetailCRM module run.
+func (p *parts) loops() []func(context.Context) error {
+	return append([]func(context.Context) error{p.engine.Run, p.svc.RunSweeps}, p.ps.runs...)
+}
+
+// listen opens the public listener serving h, and the metrics one when
+// METRICS_ADDR is set (then /metrics is served there only).
+func listen(cfg *Config, tel *telemetry.Telemetry, h http.Handler, log *slog.Logger, listening func(name, addr string)) ([]*listener, error) {
+	servers := []*listener{{name: "http", env: "LISTEN_ADDR", addr: cfg.ListenAddr, srv: newServer(h, cfg, log)}}
 	if cfg.MetricsAddr != "" {
 		servers = append(servers, &listener{name: "metrics", env: "METRICS_ADDR", addr: cfg.MetricsAddr,
 			srv: newServer(handlers.NewMetrics(tel.MetricsHandler(), log), cfg, log)})
 	}
 	for i, l := range servers {
+		var err error
 		if l.ln, err = net.Listen("tcp", l.addr); err != nil {
 			for _, o := range servers[:i] {
 				_ = o.ln.Close()
 			}
-			return fmt.Errorf("config: %s: %w", l.env, err)
+			return nil, fmt.Errorf("config: %s: %w", l.env, err)
 		}
 		log.Info("listening", "listener", l.name, "addr", l.ln.Addr().String())
 		if listening != nil {
 			listening(l.name, l.ln.Addr().String())
 		}
 	}
+	return servers, nil
+}
 
+// runAll serves on servers and runs loops until ctx ends or one of them
+// fails, then shuts the servers down, giving in-flight requests up to
+// EXTEND_TIMEOUT and 10s to finish.
+func runAll(ctx context.Context, cfg *Config, servers []*listener, loops []func(context.Context) error, log *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range servers {
 		g.Go(func() error {
@@ -261,11 +326,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 			return nil
 		})
 	}
-	// Hears of the other replicas' cache flushes (Redis pub/sub), and
-	// sweeps Extend's changes (one replica at a time).
-	g.Go(func() error { return engine.Run(gctx) })
-	g.Go(func() error { return svc.RunSweeps(gctx) })
-	for _, run := range ps.runs { // webhook consumer, stock and order pushers
+	for _, run := range loops {
 		g.Go(func() error { return run(gctx) })
 	}
 	g.Go(func() error {
@@ -279,7 +340,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, listening func(na
 		}
 		return errors.Join(errs...)
 	})
-	err = g.Wait()
+	err := g.Wait()
 	log.Info("stopped")
 	return err
 }
