@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -321,27 +322,52 @@ func (p *problems) add(env, format string, a ...any) {
 // error lists every problem, one line each.
 func (c *Config) Validate() error {
 	var p problems
+	for _, check := range []func(*problems){
+		c.checkListeners, c.checkExtend, c.checkURLs, c.checkVendre, c.checkERPLimits,
+		c.checkLogAndTime, c.checkProxies,
+		c.validatePushers,    // pushers.go
+		c.validateBaselinker, // baselinker.go
+	} {
+		check(&p)
+	}
+	return errors.Join(p...)
+}
+
+// checkListeners checks LISTEN_ADDR and METRICS_ADDR.
+func (c *Config) checkListeners(p *problems) {
 	if c.ListenAddr == "" {
 		p.add("LISTEN_ADDR", "must not be empty")
 	}
 	if c.MetricsAddr != "" && c.MetricsAddr == c.ListenAddr && !strings.HasSuffix(c.ListenAddr, ":0") {
 		p.add("METRICS_ADDR", "must differ from LISTEN_ADDR (unset it to serve /metrics there)")
 	}
-	if !c.Demo() {
-		if err := checkURL(c.ExtendBaseURL); err != nil {
-			p.add("EXTEND_BASE_URL", "%v", err)
-		}
-		if c.ExtendClientID == "" {
-			p.add("EXTEND_CLIENT_ID", "required when EXTEND_BASE_URL is set")
-		}
-		if c.ExtendClientSecret == "" {
-			p.add("EXTEND_CLIENT_SECRET", "required when EXTEND_BASE_URL is set")
-		}
-		if len(c.VendreAPIKeys) == 0 {
-			p.add("VENDRE_API_KEYS", "required outside demo mode")
-		}
-		c.checkSecrets(&p)
+}
+
+// checkExtend checks, outside demo mode, what the real ERP needs: its URL
+// and credentials, Vendre's keys and the secrets' lengths.
+func (c *Config) checkExtend(p *problems) {
+	if c.Demo() {
+		return
 	}
+	if err := checkURL(c.ExtendBaseURL); err != nil {
+		p.add("EXTEND_BASE_URL", "%v", err)
+	}
+	for _, r := range []struct{ env, v string }{
+		{"EXTEND_CLIENT_ID", c.ExtendClientID}, {"EXTEND_CLIENT_SECRET", c.ExtendClientSecret},
+	} {
+		if r.v == "" {
+			p.add(r.env, "required when EXTEND_BASE_URL is set")
+		}
+	}
+	if len(c.VendreAPIKeys) == 0 {
+		p.add("VENDRE_API_KEYS", "required outside demo mode")
+	}
+	c.checkSecrets(p)
+}
+
+// checkURLs checks REDIS_URL and PUBLIC_BASE_URL, and drops the latter's
+// trailing slash.
+func (c *Config) checkURLs(p *problems) {
 	if c.RedisURL != "" {
 		if _, err := cache.ParseRedisURL(c.RedisURL); err != nil {
 			p.add("REDIS_URL", "%v: want redis://host:port/db, rediss://, unix://, or a Redis Cluster as redis://host1:port1?addr=host2:port2&addr=host3:port3", err)
@@ -352,13 +378,23 @@ func (c *Config) Validate() error {
 	} else if !c.Demo() && !strings.HasPrefix(c.PublicBaseURL, "https://") {
 		p.add("PUBLIC_BASE_URL", "must be https:// outside demo mode (customers open pdf_link in their browser)")
 	}
+	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
+}
+
+// checkVendre checks where Vendre's calls carry their key and parameters.
+func (c *Config) checkVendre(p *problems) {
 	if err := handlers.CheckKeyHeader(c.VendreKeyHeader); err != nil {
 		p.add("VENDRE_KEY_HEADER", "%v", err)
 	}
 	if _, err := handlers.ParseAliases(c.VendreParamAliases); err != nil {
 		p.add("VENDRE_PARAM_ALIASES", "%v", err)
 	}
-	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
+}
+
+// checkERPLimits checks the ERP's timeout, pauses and concurrency, and
+// sets Extend's standard budget when EXTEND_RATE_LIMIT is unset outside
+// demo mode.
+func (c *Config) checkERPLimits(p *problems) {
 	if c.ExtendTimeout > 60*time.Second {
 		p.add("EXTEND_TIMEOUT", "at most 60s")
 	}
@@ -371,9 +407,11 @@ func (c *Config) Validate() error {
 	if c.ERPMaxConcurrency < 1 || c.ERPMaxConcurrency > 10000 {
 		p.add("ERP_MAX_CONCURRENCY", "want a whole number from 1 to 10000, got %d", c.ERPMaxConcurrency)
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
+}
+
+// checkLogAndTime checks LOG_LEVEL, and loads TIMEZONE into Location.
+func (c *Config) checkLogAndTime(p *problems) {
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		p.add("LOG_LEVEL", "want debug, info, warn or error, got %q", c.LogLevel)
 	}
 	if loc, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
@@ -381,6 +419,10 @@ func (c *Config) Validate() error {
 	} else {
 		c.Location = loc
 	}
+}
+
+// checkProxies parses TRUSTED_PROXIES into TrustedProxyNets.
+func (c *Config) checkProxies(p *problems) {
 	c.TrustedProxyNets = nil
 	for _, s := range c.TrustedProxies {
 		n, err := parseNet(s)
@@ -390,9 +432,6 @@ func (c *Config) Validate() error {
 		}
 		c.TrustedProxyNets = append(c.TrustedProxyNets, n)
 	}
-	c.validatePushers(&p)    // pushers.go
-	c.validateBaselinker(&p) // baselinker.go
-	return errors.Join(p...)
 }
 
 // MinSecret is the fewest characters a secret the merchant chooses may

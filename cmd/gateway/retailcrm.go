@@ -48,6 +48,13 @@ func (c *Config) validateRetailCRM(bad *problems) {
 	if source && crm.ERPCustomer == "" {
 		bad.add("RETAILCRM_ERP_CUSTOMER", "required for the retailcrm order source")
 	}
+	c.validateModule(bad)
+}
+
+// validateModule adds what is wrong with the warehouse module's settings
+// to bad.
+func (c *Config) validateModule(bad *problems) {
+	crm := &c.CRM
 	switch {
 	case crm.Module() && !moduleCode.MatchString(crm.ModuleCode):
 		bad.add("RETAILCRM_MODULE_CODE", "want 1-60 of a-z 0-9 _ -, starting with a letter or digit")
