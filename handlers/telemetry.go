@@ -28,9 +28,6 @@ type TelemetryConfig struct {
 // histogram: fine below 10 ms, where cache hits are.
 var requestBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// Telemetry is TelemetryWithConfig with no metrics.
-func Telemetry() echo.MiddlewareFunc { return TelemetryWithConfig(TelemetryConfig{}) }
-
 // TelemetryWithConfig measures each request into the histogram
 // http_server_request_duration_seconds{http_request_method,http_route,
 // http_response_status_code} (OTel's http.server.request.duration), and
