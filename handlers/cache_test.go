@@ -376,9 +376,13 @@ func TestRedisOutage(t *testing.T) {
 		if rec.Code != 200 || rec.Header().Get("X-Cache") != "MISS" {
 			t.Errorf("cold key %d with Redis down = %d %s, want 200 MISS", i, rec.Code, rec.Body)
 		}
-		if d := time.Since(t0); i > 0 && d > 150*time.Millisecond {
-			t.Errorf("cold key %d with Redis down took %v: the circuit should skip Redis", i, d)
+		// After the first miss the circuit is open: later keys skip Redis
+		// instead of waiting on it. Checked by state, not by time, so a
+		// loaded machine cannot fail it; the time is logged.
+		if !a.cache.RedisDown() {
+			t.Errorf("cold key %d with Redis down: the circuit is not open, so the next key waits on Redis", i)
 		}
+		t.Logf("cold key %d with Redis down took %v", i, time.Since(t0))
 	}
 	if rec := a.get(t, "/v1/orders?customer_no=10001"); rec.Header().Get("X-Cache") != "HIT" {
 		t.Errorf("a key filled while Redis was down is not kept in memory: X-Cache %q", rec.Header().Get("X-Cache"))
