@@ -72,37 +72,65 @@ const backgroundBudget = erpguard.DefaultBackgroundWait + 5*time.Second
 // touches it.
 const queuePrefix = "gwq:"
 
+// Names of the stock sinks (STOCK_SINKS) and order sources
+// (ORDER_SOURCES) a setting may name.
+var (
+	stockSinks   = []string{"vendre-file", "retailcrm", "webhook"}
+	orderSources = []string{"vendre-webhook", "xsale", "retailcrm"}
+)
+
 // validatePushers adds what is wrong with the pusher settings to bad.
 func (c *Config) validatePushers(bad *problems) {
 	p := &c.Push
+	for _, check := range []func(*problems){
+		c.checkPushNames, p.checkFileSink, p.checkCRMSink, p.checkWebhookSink, p.checkVendreSource, p.checkXSale,
+		c.validateRetailCRM, // retailcrm.go
+	} {
+		check(bad)
+	}
+}
+
+// checkPushNames checks STOCK_SINKS and ORDER_SOURCES, and that they have
+// Redis to keep their work in.
+func (c *Config) checkPushNames(bad *problems) {
+	p := &c.Push
 	for _, s := range p.StockSinks {
-		if !slices.Contains([]string{"vendre-file", "retailcrm", "webhook"}, s) {
+		if !slices.Contains(stockSinks, s) {
 			bad.add("STOCK_SINKS", "unknown sink %q (want vendre-file, retailcrm, webhook)", s)
 		}
 	}
 	for _, s := range p.OrderSources {
-		if !slices.Contains([]string{"vendre-webhook", "xsale", "retailcrm"}, s) {
+		if !slices.Contains(orderSources, s) {
 			bad.add("ORDER_SOURCES", "unknown source %q (want vendre-webhook, xsale, retailcrm)", s)
 		}
 	}
 	if (len(p.StockSinks) > 0 || len(p.OrderSources) > 0) && c.RedisURL == "" {
 		bad.add("REDIS_URL", "required by STOCK_SINKS and ORDER_SOURCES (their work is kept in Redis)")
 	}
-	if slices.Contains(p.StockSinks, "vendre-file") {
-		if p.VendreStockDir == "" && p.VendreStockFTPURL == "" {
-			bad.add("VENDRE_STOCK_DIR", "VENDRE_STOCK_DIR or VENDRE_STOCK_FTP_URL is required for the vendre-file sink")
-		}
-		if p.VendreStockDir != "" {
-			if fi, err := os.Stat(p.VendreStockDir); err != nil || !fi.IsDir() {
-				bad.add("VENDRE_STOCK_DIR", "%q is not a directory", p.VendreStockDir)
-			}
-		}
-		if p.VendreStockFTPURL != "" {
-			if _, err := stock.NewFTPTarget(p.VendreStockFTPURL); err != nil {
-				bad.add("VENDRE_STOCK_FTP_URL", "%v", err)
-			}
+}
+
+// checkFileSink checks the vendre-file sink's directory and FTP URL.
+func (p *PushConfig) checkFileSink(bad *problems) {
+	if !slices.Contains(p.StockSinks, "vendre-file") {
+		return
+	}
+	if p.VendreStockDir == "" && p.VendreStockFTPURL == "" {
+		bad.add("VENDRE_STOCK_DIR", "VENDRE_STOCK_DIR or VENDRE_STOCK_FTP_URL is required for the vendre-file sink")
+	}
+	if p.VendreStockDir != "" {
+		if fi, err := os.Stat(p.VendreStockDir); err != nil || !fi.IsDir() {
+			bad.add("VENDRE_STOCK_DIR", "%q is not a directory", p.VendreStockDir)
 		}
 	}
+	if p.VendreStockFTPURL != "" {
+		if _, err := stock.NewFTPTarget(p.VendreStockFTPURL); err != nil {
+			bad.add("VENDRE_STOCK_FTP_URL", "%v", err)
+		}
+	}
+}
+
+// checkCRMSink checks the retailcrm sink's account, and RETAILCRM_STORES.
+func (p *PushConfig) checkCRMSink(bad *problems) {
 	if slices.Contains(p.StockSinks, "retailcrm") {
 		if err := checkURL(p.RetailCRMURL); err != nil {
 			bad.add("RETAILCRM_URL", "%v", err)
@@ -116,17 +144,31 @@ func (c *Config) validatePushers(bad *problems) {
 			bad.add("RETAILCRM_STORES", "want extendWarehouse:crmStoreCode, got %q", s)
 		}
 	}
-	if slices.Contains(p.StockSinks, "webhook") {
-		if err := checkURL(p.StockWebhookURL); err != nil {
-			bad.add("STOCK_WEBHOOK_URL", "%v", err)
-		}
-		if p.StockWebhookSecret == "" {
-			bad.add("STOCK_WEBHOOK_SECRET", "required for the webhook sink")
-		}
+}
+
+// checkWebhookSink checks the generic webhook sink's URL and secret.
+func (p *PushConfig) checkWebhookSink(bad *problems) {
+	if !slices.Contains(p.StockSinks, "webhook") {
+		return
 	}
+	if err := checkURL(p.StockWebhookURL); err != nil {
+		bad.add("STOCK_WEBHOOK_URL", "%v", err)
+	}
+	if p.StockWebhookSecret == "" {
+		bad.add("STOCK_WEBHOOK_SECRET", "required for the webhook sink")
+	}
+}
+
+// checkVendreSource checks the vendre-webhook source's token.
+func (p *PushConfig) checkVendreSource(bad *problems) {
 	if slices.Contains(p.OrderSources, "vendre-webhook") && len(p.VendreWebhookToken) < 16 {
 		bad.add("VENDRE_WEBHOOK_TOKEN", "required for vendre-webhook, at least 16 characters")
 	}
+}
+
+// checkXSale checks the xsale source's account, and xSale's filters
+// (which are checked whether or not the source is on).
+func (p *PushConfig) checkXSale(bad *problems) {
 	if slices.Contains(p.OrderSources, "xsale") {
 		for _, u := range []struct{ env, v string }{{"XSALE_URL", p.XSaleURL}, {"XSALE_TOKEN_URL", p.XSaleTokenURL}} {
 			if err := checkURL(u.v); err != nil {
@@ -143,18 +185,19 @@ func (c *Config) validatePushers(bad *problems) {
 			}
 		}
 	}
-	if _, err := ids(p.XSaleStatusIDs); err != nil {
-		bad.add("XSALE_STATUS_IDS", "%v", err)
-	}
-	if _, err := ids(p.XSaleChannels); err != nil {
-		bad.add("XSALE_CHANNELS", "%v", err)
+	for _, l := range []struct {
+		env  string
+		list []string
+	}{{"XSALE_STATUS_IDS", p.XSaleStatusIDs}, {"XSALE_CHANNELS", p.XSaleChannels}} {
+		if _, err := ids(l.list); err != nil {
+			bad.add(l.env, "%v", err)
+		}
 	}
 	if p.XSaleCreatedFrom != "" {
 		if _, err := time.Parse(time.DateOnly, p.XSaleCreatedFrom); err != nil {
 			bad.add("XSALE_CREATED_FROM", "want a date YYYY-MM-DD, got %q", p.XSaleCreatedFrom)
 		}
 	}
-	c.validateRetailCRM(bad) // retailcrm.go
 }
 
 // pusherSet is what buildPushers made: the routes' backends and the loops
@@ -218,129 +261,194 @@ func (ps *pusherSet) retailcrmCallbacks() handlers.RetailCRM {
 // obs, when not nil, counts webhook outcomes; hooks are the connectors'
 // order sources (the order pusher runs for them too).
 func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, ref webhook.Refresher, obs webhook.Observer, hooks orderHooks, log *slog.Logger) (*pusherSet, error) {
-	p := cfg.Push
-	ps := &pusherSet{}
-	var all []pushers.Pusher
 	crm, err := newRetailCRMClient(cfg) // retailcrm.go; nil without RETAILCRM_URL
 	if err != nil {
 		return nil, err
 	}
-	var sweeper retailcrm.StockSweeper
-
-	var balances webhook.Balances
-	if len(p.StockSinks) > 0 && rdb != nil {
-		var sinks []stock.Sink
-		for _, name := range p.StockSinks {
-			switch name {
-			case "vendre-file":
-				var targets []stock.FileTarget
-				if p.VendreStockDir != "" {
-					targets = append(targets, stock.DirTarget{Dir: p.VendreStockDir})
-				}
-				if p.VendreStockFTPURL != "" {
-					t, err := stock.NewFTPTarget(p.VendreStockFTPURL)
-					if err != nil {
-						return nil, fmt.Errorf("config: VENDRE_STOCK_FTP_URL: %w", err)
-					}
-					targets = append(targets, t)
-				}
-				sinks = append(sinks, stock.NewFileSink(stock.RedisSeq(rdb, stock.SeqKey(queuePrefix)), targets...))
-			case "retailcrm":
-				sinks = append(sinks, stock.NewRetailCRM(crm, crmStores(p)))
-			case "webhook":
-				sinks = append(sinks, stock.NewWebhook(p.StockWebhookURL, p.StockWebhookSecret, nil))
-			}
-		}
-		sp := stock.New(rdb, client, sinks, stock.Config{
-			Prefix: queuePrefix, SweepEvery: p.StockSweepEvery, Warehouses: p.StockWarehouses,
-			Budget: backgroundBudget, Logger: log.With("pusher", "stock"),
-			DeadLetterRetention: p.DeadLetterRetention,
-		})
+	b := &pusherBuild{cfg: cfg, rdb: rdb, client: client, crm: crm, log: log, ps: &pusherSet{}}
+	sp, err := b.stockPusher()
+	if err != nil {
+		return nil, err
+	}
+	b.orderPusher(hooks)
+	var sweeper retailcrm.StockSweeper // RetailCRM's callbacks sweep the stock into its sink
+	if sp != nil && slices.Contains(cfg.Push.StockSinks, "retailcrm") {
+		sweeper = sp
+	}
+	b.crmModule(sweeper)
+	var balances webhook.Balances // nil: no stock pusher to hear of balances
+	if sp != nil {
 		balances = sp
-		if slices.Contains(p.StockSinks, "retailcrm") {
-			sweeper = sp
-		}
-		all = append(all, sp)
-		ps.runs = append(ps.runs, sp.Run)
 	}
-
-	if (len(p.OrderSources) > 0 || len(hooks.sources) > 0) && rdb != nil {
-		sources := hooks.sources
-		for _, name := range p.OrderSources {
-			switch name {
-			case "vendre-webhook":
-				v := orders.NewVendre(p.VendreWebhookToken, cfg.Location)
-				if hooks.vendreImported != nil {
-					v.OnImported(hooks.vendreImported)
-				}
-				sources = append(sources, v)
-			case "xsale":
-				sources = append(sources, orders.NewXSale(orders.XSaleConfig{
-					BaseURL: p.XSaleURL, Organization: p.XSaleOrganization, TokenURL: p.XSaleTokenURL,
-					ClientID: p.XSaleClientID, ClientSecret: p.XSaleClientSecret,
-					Username: p.XSaleUsername, Password: p.XSalePassword,
-					StatusNew: p.XSaleStatusNew, StatusImported: p.XSaleStatusImported, StatusManual: p.XSaleStatusManual,
-					Customer: p.XSaleERPCustomer, PollEvery: p.XSalePollEvery, Location: cfg.Location,
-					StatusIDs: must(ids(p.XSaleStatusIDs)), CreatedFrom: p.XSaleCreatedFrom, Channels: must(ids(p.XSaleChannels)),
-					Catalog: orders.NewCatalog(client, 0), // every product checked in Extend before a create
-				}))
-			case "retailcrm":
-				sources = append(sources, orders.NewRetailCRM(crm, orders.RetailCRMConfig{
-					StatusNew: cfg.CRM.StatusNew, StatusImported: cfg.CRM.StatusImported, StatusManual: cfg.CRM.StatusManual,
-					Customer: cfg.CRM.ERPCustomer, PollEvery: cfg.CRM.PollEvery, Location: cfg.Location,
-					Shipments: cfg.CRM.Module(), ShipmentStore: shipmentStore(p),
-				}))
-				if !cfg.CRM.Module() {
-					log.Warn("retailcrm: shipments are not reported: RetailCRM takes order[shipped] only from a registered module (set RETAILCRM_MODULE_CODE and RETAILCRM_CLIENT_ID)")
-				} else if shipmentStore(p) == "" {
-					log.Warn("retailcrm: orders that name no shipment store cannot be reported shipped: set RETAILCRM_STORES or STOCK_WAREHOUSES")
-				}
-			}
-		}
-		op := orders.New(rdb, client, sources, orders.Config{
-			// A create waits for the ERP's budget at most EXTEND_TIMEOUT (its
-			// claim must outlive it); refused, it is tried again when the
-			// budget frees, without counting a try.
-			Prefix: queuePrefix, Budget: cfg.ExtendTimeout, Logger: log.With("pusher", "orders"),
-			DeadLetterRetention: p.DeadLetterRetention,
-		})
-		ps.orders = op
-		all = append(all, op)
-		ps.runs = append(ps.runs, op.Run)
-	}
-
-	if cfg.CRM.Module() && rdb != nil {
-		reg := retailcrm.NewRegistrar(rdb, crm, warehouseModule(cfg), retailcrm.RegistrarConfig{
-			Prefix: queuePrefix, Logger: log.With("pusher", "retailcrm-module")})
-		ps.crm = retailcrm.NewCallbacks(cfg.CRM.ClientID, sweeper)
-		all = append(all, reg)
-		ps.runs = append(ps.runs, reg.Run)
-	}
-
-	if len(cfg.WebhookSecrets) > 0 {
-		opts := webhook.Options{Prefix: queuePrefix, Observer: obs}
-		ps.intake = webhook.NewIntake(rdb, cfg.WebhookSecrets, opts)
-		if rdb == nil {
-			log.Warn("EXTEND_WEBHOOK_SECRET is set but REDIS_URL is not: webhooks answer 503 (they must be recorded durably)")
-		} else {
-			var picks webhook.Picks
-			if ps.orders != nil {
-				picks = ps.orders // OrderPicked of an order whose shop wants to hear of it
-			}
-			c := webhook.NewConsumer(rdb, ref, balances, webhook.ConsumerOptions{
-				Options: opts, Budget: 3 * cfg.ExtendTimeout, Logger: log.With("pusher", "webhooks"), Picks: picks,
-				DeadLetterRetention: p.DeadLetterRetention,
-			})
-			all = append(all, c)
-			ps.runs = append(ps.runs, c.Run)
-		}
-	}
-	ps.registry = pushers.NewRegistry(all...)
-	if len(all) > 0 {
-		log.Info("pushers", "names", names(all), "stock_sinks", p.StockSinks, "order_sources", p.OrderSources,
+	b.webhooks(ref, obs, balances)
+	b.ps.registry = pushers.NewRegistry(b.all...)
+	if len(b.all) > 0 {
+		p := cfg.Push
+		log.Info("pushers", "names", names(b.all), "stock_sinks", p.StockSinks, "order_sources", p.OrderSources,
 			"vendre_stock_ftp_url", redactURL(p.VendreStockFTPURL), "stock_sweep_every", p.StockSweepEvery.String())
 	}
-	return ps, nil
+	return b.ps, nil
+}
+
+// pusherBuild is buildPushers at work: what each step needs, and what the
+// steps made so far.
+type pusherBuild struct {
+	cfg    *Config
+	rdb    redis.UniversalClient
+	client *erp.Client
+	crm    *retailcrm.Client // nil: nothing uses RetailCRM
+	log    *slog.Logger
+
+	ps  *pusherSet
+	all []pushers.Pusher // for the registry (/admin/pushers, /metrics)
+}
+
+// add notes a pusher built, and its loop.
+func (b *pusherBuild) add(p pushers.Pusher, run func(context.Context) error) {
+	b.all = append(b.all, p)
+	b.ps.runs = append(b.ps.runs, run)
+}
+
+// stockPusher builds the stock pusher of STOCK_SINKS; nil when off.
+func (b *pusherBuild) stockPusher() (*stock.Pusher, error) {
+	p := b.cfg.Push
+	if len(p.StockSinks) == 0 || b.rdb == nil {
+		return nil, nil
+	}
+	var sinks []stock.Sink
+	for _, name := range p.StockSinks {
+		sink, err := b.stockSink(name)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, sink)
+	}
+	sp := stock.New(b.rdb, b.client, sinks, stock.Config{
+		Prefix: queuePrefix, SweepEvery: p.StockSweepEvery, Warehouses: p.StockWarehouses,
+		Budget: backgroundBudget, Logger: b.log.With("pusher", "stock"),
+		DeadLetterRetention: p.DeadLetterRetention,
+	})
+	b.add(sp, sp.Run)
+	return sp, nil
+}
+
+// stockSink builds the sink called name (Validate checked the names).
+func (b *pusherBuild) stockSink(name string) (stock.Sink, error) {
+	p := b.cfg.Push
+	switch name {
+	case "vendre-file":
+		var targets []stock.FileTarget
+		if p.VendreStockDir != "" {
+			targets = append(targets, stock.DirTarget{Dir: p.VendreStockDir})
+		}
+		if p.VendreStockFTPURL != "" {
+			t, err := stock.NewFTPTarget(p.VendreStockFTPURL)
+			if err != nil {
+				return nil, fmt.Errorf("config: VENDRE_STOCK_FTP_URL: %w", err)
+			}
+			targets = append(targets, t)
+		}
+		return stock.NewFileSink(stock.RedisSeq(b.rdb, stock.SeqKey(queuePrefix)), targets...), nil
+	case "retailcrm":
+		return stock.NewRetailCRM(b.crm, crmStores(p)), nil
+	case "webhook":
+		return stock.NewWebhook(p.StockWebhookURL, p.StockWebhookSecret, nil), nil
+	}
+	return nil, fmt.Errorf("config: STOCK_SINKS: unknown sink %q", name)
+}
+
+// orderPusher builds the order pusher of ORDER_SOURCES and the
+// connectors' sources (hooks); none when there are none.
+func (b *pusherBuild) orderPusher(hooks orderHooks) {
+	p := b.cfg.Push
+	if (len(p.OrderSources) == 0 && len(hooks.sources) == 0) || b.rdb == nil {
+		return
+	}
+	sources := hooks.sources
+	for _, name := range p.OrderSources {
+		sources = append(sources, b.orderSource(name, hooks))
+	}
+	op := orders.New(b.rdb, b.client, sources, orders.Config{
+		// A create waits for the ERP's budget at most EXTEND_TIMEOUT (its
+		// claim must outlive it); refused, it is tried again when the
+		// budget frees, without counting a try.
+		Prefix: queuePrefix, Budget: b.cfg.ExtendTimeout, Logger: b.log.With("pusher", "orders"),
+		DeadLetterRetention: p.DeadLetterRetention,
+	})
+	b.ps.orders = op
+	b.add(op, op.Run)
+}
+
+// orderSource builds the source called name (Validate checked the names).
+func (b *pusherBuild) orderSource(name string, hooks orderHooks) orders.Source {
+	cfg, p := b.cfg, b.cfg.Push
+	switch name {
+	case "vendre-webhook":
+		v := orders.NewVendre(p.VendreWebhookToken, cfg.Location)
+		if hooks.vendreImported != nil {
+			v.OnImported(hooks.vendreImported)
+		}
+		return v
+	case "xsale":
+		return orders.NewXSale(orders.XSaleConfig{
+			BaseURL: p.XSaleURL, Organization: p.XSaleOrganization, TokenURL: p.XSaleTokenURL,
+			ClientID: p.XSaleClientID, ClientSecret: p.XSaleClientSecret,
+			Username: p.XSaleUsername, Password: p.XSalePassword,
+			StatusNew: p.XSaleStatusNew, StatusImported: p.XSaleStatusImported, StatusManual: p.XSaleStatusManual,
+			Customer: p.XSaleERPCustomer, PollEvery: p.XSalePollEvery, Location: cfg.Location,
+			StatusIDs: must(ids(p.XSaleStatusIDs)), CreatedFrom: p.XSaleCreatedFrom, Channels: must(ids(p.XSaleChannels)),
+			Catalog: orders.NewCatalog(b.client, 0), // every product checked in Extend before a create
+		})
+	}
+	// "retailcrm"
+	if !cfg.CRM.Module() {
+		b.log.Warn("retailcrm: shipments are not reported: RetailCRM takes order[shipped] only from a registered module (set RETAILCRM_MODULE_CODE and RETAILCRM_CLIENT_ID)")
+	} else if shipmentStore(p) == "" {
+		b.log.Warn("retailcrm: orders that name no shipment store cannot be reported shipped: set RETAILCRM_STORES or STOCK_WAREHOUSES")
+	}
+	return orders.NewRetailCRM(b.crm, orders.RetailCRMConfig{
+		StatusNew: cfg.CRM.StatusNew, StatusImported: cfg.CRM.StatusImported, StatusManual: cfg.CRM.StatusManual,
+		Customer: cfg.CRM.ERPCustomer, PollEvery: cfg.CRM.PollEvery, Location: cfg.Location,
+		Shipments: cfg.CRM.Module(), ShipmentStore: shipmentStore(p),
+	})
+}
+
+// crmModule builds the RetailCRM warehouse module's registrar and
+// callbacks, when RETAILCRM_MODULE_CODE is set; sweeper is the stock
+// pusher when it feeds the retailcrm sink.
+func (b *pusherBuild) crmModule(sweeper retailcrm.StockSweeper) {
+	cfg := b.cfg
+	if !cfg.CRM.Module() || b.rdb == nil {
+		return
+	}
+	reg := retailcrm.NewRegistrar(b.rdb, b.crm, warehouseModule(cfg), retailcrm.RegistrarConfig{
+		Prefix: queuePrefix, Logger: b.log.With("pusher", "retailcrm-module")})
+	b.ps.crm = retailcrm.NewCallbacks(cfg.CRM.ClientID, sweeper)
+	b.add(reg, reg.Run)
+}
+
+// webhooks builds the Extend webhook intake when EXTEND_WEBHOOK_SECRET is
+// set, and its consumer when there is Redis to record deliveries in.
+func (b *pusherBuild) webhooks(ref webhook.Refresher, obs webhook.Observer, balances webhook.Balances) {
+	cfg := b.cfg
+	if len(cfg.WebhookSecrets) == 0 {
+		return
+	}
+	opts := webhook.Options{Prefix: queuePrefix, Observer: obs}
+	b.ps.intake = webhook.NewIntake(b.rdb, cfg.WebhookSecrets, opts)
+	if b.rdb == nil {
+		b.log.Warn("EXTEND_WEBHOOK_SECRET is set but REDIS_URL is not: webhooks answer 503 (they must be recorded durably)")
+		return
+	}
+	var picks webhook.Picks
+	if b.ps.orders != nil {
+		picks = b.ps.orders // OrderPicked of an order whose shop wants to hear of it
+	}
+	c := webhook.NewConsumer(b.rdb, ref, balances, webhook.ConsumerOptions{
+		Options: opts, Budget: 3 * cfg.ExtendTimeout, Logger: b.log.With("pusher", "webhooks"), Picks: picks,
+		DeadLetterRetention: cfg.Push.DeadLetterRetention,
+	})
+	b.add(c, c.Run)
 }
 
 func names(ps []pushers.Pusher) []string {
