@@ -13,7 +13,7 @@
 #   scripts/redis-cluster.sh nodes DIR   prints "port pid role" per node
 #   scripts/redis-cluster.sh stop DIR    stops every node and removes DIR
 #
-# The nodes run as a managed cluster is advised to (docs/cluster.md):
+# The nodes run as a managed cluster is advised to (docs/cache.md, "Redis Cluster"):
 # cluster-require-full-coverage no, so that the slots of the surviving
 # masters keep answering while one is down. CLUSTER_NODE_TIMEOUT (ms,
 # default 2000, Redis's own is 15000) is how long a master may be silent
