@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -274,12 +275,20 @@ func RenameLegacyKeys(ctx context.Context, rdb redis.UniversalClient, prefix str
 	if _, ok := rdb.(*redis.ClusterClient); ok {
 		return 0, nil, nil
 	}
-	for _, q := range QueueTags {
-		old := prefix + q + ":"
-		iter := rdb.Scan(ctx, 0, globEscape(old)+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			k := iter.Val()
+	// One pass over the keyspace (SCAN walks all of it, whatever MATCH
+	// says), whatever the number of queues.
+	iter := rdb.Scan(ctx, 0, globEscape(prefix)+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		for _, q := range QueueTags {
+			old := prefix + q + ":"
+			if !strings.HasPrefix(k, old) {
+				continue
+			}
 			ok, err := rdb.RenameNX(ctx, k, prefix+"{"+q+"}:"+k[len(old):]).Result()
+			if err != nil && strings.Contains(err.Error(), "no such key") {
+				continue // SCAN named it twice, or it expired meanwhile
+			}
 			if err != nil {
 				return moved, kept, fmt.Errorf("pushers: rename %s: %w", k, err)
 			}
@@ -289,9 +298,9 @@ func RenameLegacyKeys(ctx context.Context, rdb redis.UniversalClient, prefix str
 				kept = append(kept, k)
 			}
 		}
-		if err := iter.Err(); err != nil {
-			return moved, kept, fmt.Errorf("pushers: scan %s*: %w", old, err)
-		}
+	}
+	if err := iter.Err(); err != nil {
+		return moved, kept, fmt.Errorf("pushers: scan %s*: %w", prefix, err)
 	}
 	return moved, kept, nil
 }
