@@ -3,7 +3,6 @@ package pushers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -254,9 +253,6 @@ func (d *DeadLetters) Page(ctx context.Context, offset, n int64) ([]DeadLetter, 
 	}
 	return out, nil
 }
-
-// IsNil reports whether err is go-redis's "no such key".
-func IsNil(err error) bool { return errors.Is(err, redis.Nil) }
 
 // QueueTags are the hash tags of the durable work's keys, one per queue:
 // every key a queue's scripts and transactions touch together is named

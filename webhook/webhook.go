@@ -32,10 +32,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vendre-extend/gateway/pushers/work"
 )
 
-// MaxBody is the largest delivery accepted (256 KiB); larger is a 413.
-const MaxBody = 256 << 10
+// MaxBody is the largest delivery accepted (work.MaxBody); larger is a 413.
+const MaxBody = work.MaxBody
 
 // Source names for the Observer.
 const SourceExtend = "extend"
@@ -56,20 +58,21 @@ const (
 	actionOther        = "Other"       // an action the model does not name
 )
 
-// Errors of Receive.
+// Errors of Receive: the ones every HTTP source shares (package work), so
+// that the order sources need not import this package.
 var (
 	// ErrSignature: the ms-signature header is missing or matches none of
 	// the secrets. Nothing was recorded.
-	ErrSignature = errors.New("webhook: missing or invalid signature")
+	ErrSignature = work.ErrSignature
 	// ErrPayload: the signature is good but the body is not a delivery as
 	// documented (a JSON object with Notifications and an Id or
 	// Properties.NotificationId).
-	ErrPayload = errors.New("webhook: not a valid delivery")
+	ErrPayload = work.ErrPayload
 	// ErrUnavailable: Redis is not configured or could not record the
 	// delivery; the sender should retry (Extend does, with Attempt + 1).
-	ErrUnavailable = errors.New("webhook: cannot record the delivery now")
+	ErrUnavailable = work.ErrUnavailable
 	// ErrTooLarge: the body is larger than MaxBody.
-	ErrTooLarge = errors.New("webhook: body too large")
+	ErrTooLarge = work.ErrTooLarge
 )
 
 // Observer is told of every delivery and notification, for metrics

@@ -15,7 +15,7 @@ import (
 
 	"github.com/vendre-extend/gateway/clip"
 	"github.com/vendre-extend/gateway/erp"
-	"github.com/vendre-extend/gateway/webhook"
+	"github.com/vendre-extend/gateway/pushers/work"
 )
 
 // Vendre is the vendre-webhook source: Vendre's new_order webhook
@@ -114,40 +114,40 @@ type VendreReceipt struct {
 
 // ReceiveVendre takes one Vendre webhook call: it checks token in constant
 // time, and records a new_order's order once; other events are ignored.
-// Errors: webhook.ErrSignature (bad or missing token), webhook.ErrPayload
-// (not the expected JSON), webhook.ErrTooLarge, webhook.ErrUnavailable
+// Errors: work.ErrSignature (bad or missing token), work.ErrPayload
+// (not the expected JSON), work.ErrTooLarge, work.ErrUnavailable
 // (not recorded; Vendre should retry), and errNoVendre wrapped in
-// webhook.ErrUnavailable when the source is not configured.
+// work.ErrUnavailable when the source is not configured.
 func (p *Pusher) ReceiveVendre(ctx context.Context, body []byte, token string) (VendreReceipt, error) {
 	v := p.vendre
 	if v == nil {
-		return VendreReceipt{}, fmt.Errorf("orders: vendre-webhook is not configured: %w", webhook.ErrUnavailable)
+		return VendreReceipt{}, fmt.Errorf("orders: vendre-webhook is not configured: %w", work.ErrUnavailable)
 	}
-	if len(body) > webhook.MaxBody {
-		return VendreReceipt{}, webhook.ErrTooLarge
+	if len(body) > work.MaxBody {
+		return VendreReceipt{}, work.ErrTooLarge
 	}
 	got := sha256.Sum256([]byte(token))
 	if !v.set || token == "" || subtle.ConstantTimeCompare(got[:], v.token[:]) != 1 {
-		return VendreReceipt{}, fmt.Errorf("orders: vendre webhook token: %w", webhook.ErrSignature)
+		return VendreReceipt{}, fmt.Errorf("orders: vendre webhook token: %w", work.ErrSignature)
 	}
 	var h vendreHook
 	if err := json.Unmarshal(body, &h); err != nil || h.Event == "" {
-		return VendreReceipt{}, fmt.Errorf("%w: want {\"event\":…,\"order\":{…}}", webhook.ErrPayload)
+		return VendreReceipt{}, fmt.Errorf("%w: want {\"event\":…,\"order\":{…}}", work.ErrPayload)
 	}
 	if h.Event != "new_order" {
 		return VendreReceipt{Ignored: true}, nil
 	}
 	var o vendreOrder
 	if err := json.Unmarshal(h.Order, &o); err != nil {
-		return VendreReceipt{}, fmt.Errorf("%w: order is not an object of the expected shape", webhook.ErrPayload)
+		return VendreReceipt{}, fmt.Errorf("%w: order is not an object of the expected shape", work.ErrPayload)
 	}
 	id := o.id()
 	if !validID.MatchString(id) {
-		return VendreReceipt{}, fmt.Errorf("%w: order.id must be 1-64 of A-Z a-z 0-9 . _ -", webhook.ErrPayload)
+		return VendreReceipt{}, fmt.Errorf("%w: order.id must be 1-64 of A-Z a-z 0-9 . _ -", work.ErrPayload)
 	}
 	isNew, err := p.Record(ctx, v.Name(), id, h.Order)
 	if err != nil {
-		return VendreReceipt{}, fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
+		return VendreReceipt{}, fmt.Errorf("%w: %v", work.ErrUnavailable, err)
 	}
 	return VendreReceipt{Duplicate: !isNew}, nil
 }
