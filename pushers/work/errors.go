@@ -1,5 +1,3 @@
-// Package work is the gateway's durable work shared by every source and
-// sink: the sentinels of a source that takes deliveries over HTTP.
 package work
 
 import "errors"
