@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vendre-extend/gateway/pushers/work"
 )
 
 // Shipper is a Source that is told when Extend picked one of its orders
@@ -35,19 +37,20 @@ const (
 	shipDone    = "done"    // the shop was told
 )
 
-// byERP is the key of the index from Extend's order number to the order.
-func (k keys) byERP(orderNumber string) string { return k.p + "{orders}:erp:" + orderNumber }
+// byERP is the key of the index from Extend's order number to the order,
+// in the orders queue's slot (pickScript touches both).
+func (p *Pusher) byERP(orderNumber string) string { return p.q.Key("erp:" + orderNumber) }
 
 // indexShipper writes the index from Extend's order number to the order,
 // for a Shipper's imported orders, before the source is told (so that a
 // crash in between repeats the write with the notify).
-func (p *Pusher) indexShipper(ctx context.Context, c *claim, src Source, erpOrder string) error {
+func (p *Pusher) indexShipper(ctx context.Context, c *work.Claim, src Source, erpOrder string) error {
 	if _, ok := src.(Shipper); !ok || erpOrder == "" {
 		return nil
 	}
 	pipe := p.rdb.TxPipeline()
-	key := p.k.byERP(erpOrder)
-	pipe.HSet(ctx, key, "ext", c.ext, "source", c.h["source"], "source_id", c.h["source_id"])
+	key := p.byERP(erpOrder)
+	pipe.HSet(ctx, key, "ext", c.ID, "source", c.Fields["source"], "source_id", c.Fields["source_id"])
 	pipe.PExpire(ctx, key, ShipIndexTTL)
 	_, err := pipe.Exec(ctx)
 	return err
@@ -56,8 +59,8 @@ func (p *Pusher) indexShipper(ctx context.Context, c *claim, src Source, erpOrde
 // pickScript marks an order picked, once. KEYS: index, due. ARGV: order
 // key prefix, now ms. The order's hash is made again from the index when
 // it has expired (its payload is then gone). A finished order goes back
-// on the queue; one still being finished (created, the shop not yet
-// told) is put back by updateScript when it finishes.
+// on the queue; one still being worked (created, the shop not yet told)
+// gets work.FieldAgain, so that its claim's Ack puts it back.
 var pickScript = redis.NewScript(`
 local ix = redis.call('HMGET', KEYS[1], 'ext', 'source', 'source_id')
 if not ix[1] then return 0 end
@@ -73,6 +76,8 @@ local st = redis.call('HGET', h, 'state')
 if st == 'imported' or st == 'handled' then
   redis.call('HSET', h, 'tries', '0', 'parked', '0')
   redis.call('ZADD', KEYS[2], ARGV[2], ix[1])
+else
+  redis.call('HSET', h, 'again', '1')
 end
 return 1
 `)
@@ -85,41 +90,37 @@ func (p *Pusher) OrderPicked(ctx context.Context, orderNumber string) error {
 	if orderNumber == "" {
 		return nil
 	}
-	n, err := pickScript.Run(ctx, p.rdb, []string{p.k.byERP(orderNumber), p.k.due()},
-		p.k.orderPrefix(), p.cfg.Now().UnixMilli()).Int()
+	n, err := pickScript.Run(ctx, p.rdb, []string{p.byERP(orderNumber), p.q.DueKey()},
+		p.q.ItemKey(""), p.cfg.Now().UnixMilli()).Int()
 	if err != nil {
 		return fmt.Errorf("orders: order %s picked: %w", orderNumber, err)
 	}
 	if n == 1 {
 		p.count(func(s *Stats) { s.Picked++ })
-		select {
-		case p.poke <- struct{}{}:
-		default:
-		}
+		p.q.Poke()
 	}
 	return nil
 }
 
 // ship tells a Shipper source that its imported order was picked.
-func (p *Pusher) ship(ctx context.Context, c *claim, src Source) error {
+func (p *Pusher) ship(ctx context.Context, c *work.Claim, src Source) error {
 	sh, ok := src.(Shipper)
 	if !ok {
-		_, err := p.update(ctx, c, time.Time{}, p.cfg.Retention, "ship", "")
+		_, err := c.Ack(ctx, "ship", "")
 		return err
 	}
-	ms, _ := strconv.ParseInt(c.h["picked_at"], 10, 64)
+	ms, _ := strconv.ParseInt(c.Fields["picked_at"], 10, 64)
 	var payload []byte
-	if s := c.h["payload"]; s != "" {
+	if s := c.Fields["payload"]; s != "" {
 		payload = []byte(s)
 	}
 	sctx, cancel := context.WithTimeout(ctx, max(p.cfg.Budget, 10*time.Second))
-	err := sh.Shipped(sctx, c.h["source_id"], payload, time.UnixMilli(ms))
+	err := sh.Shipped(sctx, c.Fields["source_id"], payload, time.UnixMilli(ms))
 	cancel()
 	if err != nil {
-		return p.retry(ctx, c, fmt.Errorf("telling %s of the shipment: %w", src.Name(), err))
+		return c.Retry(ctx, fmt.Errorf("telling %s of the shipment: %w", src.Name(), err))
 	}
 	p.count(func(s *Stats) { s.Shipped++ })
-	_, err = p.update(ctx, c, time.Time{}, p.cfg.Retention, "ship", shipDone,
-		"shipped_at", p.cfg.Now().UnixMilli(), "tries", 0)
+	_, err = c.Ack(ctx, "ship", shipDone, "shipped_at", p.cfg.Now().UnixMilli())
 	return err
 }
