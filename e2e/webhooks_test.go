@@ -181,11 +181,11 @@ func TestWebhooksSurviveKill(t *testing.T) {
 
 	ctx := context.Background()
 	applied := func() int64 {
-		n, _ := strconv.ParseInt(rdb.HGet(ctx, "gwq:{wh}:stats", "applied").Val(), 10, 64)
+		n, _ := strconv.ParseInt(rdb.HGet(ctx, "gwq:{wh}:status", "acked").Val(), 10, 64)
 		return n
 	}
 	waitFor(t, 90*time.Second, "every notification applied", func() bool {
-		return applied() >= int64(distinct) && rdb.XLen(ctx, "gwq:{wh}:stream").Val() == 0
+		return applied() >= int64(distinct) && rdb.ZCard(ctx, "gwq:{wh}:due").Val() == 0
 	})
 	elapsed := time.Since(start)
 	if got := applied(); got != int64(distinct) {
@@ -205,10 +205,10 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d notifications never fetched their order", missing)
 	}
-	dups, _ := strconv.ParseInt(rdb.HGet(ctx, "gwq:{wh}:stats", "duplicate").Val(), 10, 64)
+	dups, _ := strconv.ParseInt(rdb.HGet(ctx, "gwq:{wh}:status", "duplicates").Val(), 10, 64)
 	t.Logf("%d deliveries (%d distinct notifications, %d redeliveries), gateway SIGKILLed %d times: "+
 		"all acknowledged after %v (%d POSTs, retries included), all applied after %v; applied %d, "+
-		"acknowledged as already applied %d; order fetches beyond one per notification: %d "+
+		"recognised as redeliveries %d; order fetches beyond one per notification: %d "+
 		"(a kill between applying and acknowledging; the refresh is idempotent)",
 		len(plan), distinct, len(plan)-distinct, kills, acked.Round(time.Millisecond), tries.Load(),
 		elapsed.Round(time.Millisecond), applied(), dups, extra)

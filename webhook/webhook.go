@@ -1,22 +1,24 @@
 // Package webhook takes Extend Commerce webhooks in and applies them once.
 //
 // [Intake] checks a delivery's ms-signature (HMAC-SHA256 of the raw body,
-// docs/extend.md, "Webhooks"), and records it in a Redis Stream before the
-// gateway answers 2xx: a delivery answered 2xx is never lost with the
-// process. A redelivery of the same NotificationId is answered 2xx and not
-// recorded again (a SET NX key, written in the same Lua script as the
-// XADD, so a crash cannot separate them).
+// docs/extend.md, "Webhooks"), and records it in the durable-work queue
+// "wh" (pushers/work) before the gateway answers 2xx: a delivery answered
+// 2xx is never lost with the process. The queue's id is the hash of the
+// NotificationId, so a redelivery is answered 2xx and not recorded again
+// (one Lua script checks and records).
 //
-// [Consumer] works the stream in a consumer group shared by every replica:
-// each entry goes to one consumer; an entry whose consumer died is taken
-// over with XAUTOCLAIM once it has been idle for a while. A notification is
-// a trigger (the documented practice): order and invoice events make the
-// gateway fetch that record and refresh the owning customer's answers,
-// balance events feed the stock pusher. An entry is acknowledged only after
-// it was applied, together with an "applied" key that a redelivered or
-// reclaimed copy checks first, so each notification takes effect once.
+// [Consumer] works the queue on every replica: each delivery is claimed
+// by one worker under a fencing token; a delivery whose worker died is
+// claimed by another once the claim lapsed (ReclaimAfter). A notification
+// is a trigger (the documented practice): order and invoice events make
+// the gateway fetch that record and refresh the owning customer's
+// answers, balance events feed the stock pusher. A delivery is
+// acknowledged, fenced by its claim, only after it was applied, and then
+// remembered for DedupeTTL, so each notification takes effect once.
 // Applying is idempotent (a refresh), so the rare repeat after a crash
-// between applying and acknowledging changes nothing.
+// between applying and acknowledging changes nothing. Failures are
+// retried by the one retry policy and parked as dead letters after
+// MaxAttempts.
 package webhook
 
 import (
@@ -29,6 +31,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -200,20 +203,11 @@ func actionLabel(a string) string {
 	return actionOther
 }
 
-// Keys under the prefix. Stream entries hold the notification key ("n"),
-// the raw body ("body") and when it arrived ("at", Unix ms).
-type keys struct{ prefix string }
-
-func (k keys) stream() string   { return k.prefix + "{wh}:stream" }
-func (k keys) dead() string     { return k.prefix + "{wh}:dead" }
-func (k keys) attempts() string { return k.prefix + "{wh}:attempts" }
-func (k keys) status() string   { return k.prefix + "{wh}:status" }
-func (k keys) stats() string    { return k.prefix + "{wh}:stats" }
-
-// seen is set when a notification is recorded; applied when it took
-// effect. The notification key is hashed: it comes from outside.
-func (k keys) seen(n string) string    { return k.prefix + "{wh}:seen:" + hashKey(n) }
-func (k keys) applied(n string) string { return k.prefix + "{wh}:applied:" + hashKey(n) }
+// queueName is the durable-work queue of the deliveries: its keys are
+// <prefix>{wh}:... Each item is one notification, by the hash of its key
+// (it comes from outside), with the fields "n" (the key), "body" (the raw
+// delivery) and "at" (when it arrived, Unix ms).
+const queueName = "wh"
 
 func hashKey(s string) string {
 	h := sha256.Sum256([]byte(s))
@@ -224,15 +218,17 @@ func hashKey(s string) string {
 // the cache's "gw:".
 const DefaultPrefix = "gwq:"
 
-// DefaultDedupeTTL is how long a NotificationId is remembered.
+// DefaultDedupeTTL is how long a NotificationId is remembered after it
+// was applied.
 const DefaultDedupeTTL = 7 * 24 * time.Hour
 
 // Options configure an Intake and a Consumer.
 type Options struct {
 	// Prefix of every Redis key; DefaultPrefix when "".
 	Prefix string
-	// DedupeTTL is how long a NotificationId is remembered as recorded
-	// and as applied; DefaultDedupeTTL when 0.
+	// DedupeTTL is how long a NotificationId is remembered after it was
+	// applied (while it waits, it is always remembered);
+	// DefaultDedupeTTL when 0.
 	DedupeTTL time.Duration
 	// Observer is told every outcome; nil: nobody.
 	Observer Observer
@@ -253,19 +249,26 @@ func (o *Options) defaults() {
 // Intake verifies and records Extend deliveries. It is safe for concurrent
 // use.
 type Intake struct {
-	rdb     redis.UniversalClient
+	q       *work.Queue // nil without Redis
 	secrets []string
 	opts    Options
-	k       keys
 	now     func() time.Time
+	wake    atomic.Pointer[wakeFunc] // the consumer of this process, if any
 }
+
+// wakeFunc wakes an idle worker of the consumer.
+type wakeFunc struct{ f func() }
 
 // NewIntake returns an Intake accepting deliveries signed with any of
 // secrets. rdb nil means no Redis: every verified delivery is then
 // ErrUnavailable, since it could not be recorded durably.
 func NewIntake(rdb redis.UniversalClient, secrets []string, opts Options) *Intake {
 	opts.defaults()
-	return &Intake{rdb: rdb, secrets: secrets, opts: opts, k: keys{opts.Prefix}, now: time.Now}
+	in := &Intake{secrets: secrets, opts: opts, now: time.Now}
+	if rdb != nil {
+		in.q = work.New(rdb, queueName, work.Config{Prefix: opts.Prefix})
+	}
+	return in
 }
 
 // Enabled reports whether a secret is configured; without one the route
@@ -285,16 +288,6 @@ type Receipt struct {
 	Actions   int  // notifications in it
 }
 
-// recordScript records a delivery once: the seen key and the stream entry
-// are written together or not at all.
-// KEYS: seen, stream. ARGV: ttl ms, notification key, body, now ms.
-var recordScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('XADD', KEYS[2], '*', 'n', ARGV[2], 'body', ARGV[3], 'at', ARGV[4])
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-return 1
-`)
-
 // Receive checks body's signature and records it. Errors: ErrTooLarge,
 // ErrSignature (nothing recorded), ErrPayload, ErrUnavailable.
 func (in *Intake) Receive(ctx context.Context, body []byte, signature string) (Receipt, error) {
@@ -312,22 +305,26 @@ func (in *Intake) Receive(ctx context.Context, body []byte, signature string) (R
 		obs.Webhook(SourceExtend, actionNone, OutcomeInvalid)
 		return Receipt{}, err
 	}
-	if in.rdb == nil {
+	if in.q == nil {
 		obs.Webhook(SourceExtend, actionNone, OutcomeUnavailable)
 		return Receipt{}, fmt.Errorf("%w: no Redis configured", ErrUnavailable)
 	}
-	n, err := recordScript.Run(ctx, in.rdb, []string{in.k.seen(d.key()), in.k.stream()},
-		in.opts.DedupeTTL.Milliseconds(), d.key(), string(body), in.now().UnixMilli()).Int()
+	// Recorded once by the hash of its key: a redelivery finds it queued,
+	// or applied and remembered for DedupeTTL.
+	added, err := in.q.Add(ctx, hashKey(d.key()), time.Time{},
+		"n", d.key(), "body", string(body), "at", in.now().UnixMilli())
 	if err != nil {
 		obs.Webhook(SourceExtend, actionNone, OutcomeUnavailable)
 		return Receipt{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	outcome := OutcomeRecorded
-	if n == 0 {
+	if !added {
 		outcome = OutcomeDuplicate
+	} else if w := in.wake.Load(); w != nil {
+		w.f()
 	}
 	for _, nt := range d.Notifications {
 		obs.Webhook(SourceExtend, actionLabel(nt.Action), outcome)
 	}
-	return Receipt{Duplicate: n == 0, Actions: len(d.Notifications)}, nil
+	return Receipt{Duplicate: !added, Actions: len(d.Notifications)}, nil
 }

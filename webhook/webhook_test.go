@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/vendre-extend/gateway/cache/cachetest"
 	"github.com/vendre-extend/gateway/erp"
+	"github.com/vendre-extend/gateway/pushers"
+	"github.com/vendre-extend/gateway/pushers/work"
 )
 
 // TestVerifyDocumentedVector checks the test vector published on Extend's
@@ -108,8 +111,8 @@ func TestIntake(t *testing.T) {
 			if rc.Duplicate != tt.dup {
 				t.Errorf("Duplicate = %v, want %v", rc.Duplicate, tt.dup)
 			}
-			if n := rdb.XLen(ctx, prefix+"{wh}:stream").Val(); n != tt.xlen {
-				t.Errorf("stream length = %d, want %d", n, tt.xlen)
+			if n := rdb.ZCard(ctx, prefix+"{wh}:due").Val(); n != tt.xlen {
+				t.Errorf("deliveries queued = %d, want %d", n, tt.xlen)
 			}
 		})
 	}
@@ -216,7 +219,7 @@ func TestConsumerAppliesOnce(t *testing.T) {
 	opts := Options{Prefix: prefix}
 	in := NewIntake(rdb, []string{"k"}, opts)
 	ref, bal := newRefresher(), &balances{}
-	c := NewConsumer(rdb, ref, bal, ConsumerOptions{Options: opts, Workers: 2, Block: 50 * time.Millisecond,
+	c := NewConsumer(rdb, ref, bal, ConsumerOptions{Options: opts, Intake: in, Workers: 2, Poll: 50 * time.Millisecond,
 		ReclaimAfter: 100 * time.Millisecond, MaxAttempts: 3})
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
@@ -282,8 +285,9 @@ func TestConsumerAppliesOnce(t *testing.T) {
 	<-done
 }
 
-// TestConsumerReclaims: an entry taken by a consumer that died (read, never
-// acknowledged) is reclaimed with XAUTOCLAIM by another and applied.
+// TestConsumerReclaims: a delivery claimed by a replica that died (never
+// acknowledged) is taken over by another once its claim lapsed, and
+// applied once.
 func TestConsumerReclaims(t *testing.T) {
 	rdb, prefix := cachetest.Redis(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -294,24 +298,19 @@ func TestConsumerReclaims(t *testing.T) {
 	if _, err := in.Receive(ctx, b, Sign(b, "k")); err != nil {
 		t.Fatal(err)
 	}
-	stream := prefix + "{wh}:stream"
-	if err := rdb.XGroupCreateMkStream(ctx, stream, "gateway", "0").Err(); err != nil {
-		t.Fatal(err)
-	}
-	// The crashed replica: it read the entry and died.
-	res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "gateway", Consumer: "dead-1", Streams: []string{stream, ">"}, Count: 10}).Result()
-	if err != nil || len(res[0].Messages) != 1 {
-		t.Fatalf("XReadGroup = %v, %v", res, err)
+	// The crashed replica: it claimed the delivery and died.
+	dead := work.New(rdb, queueName, work.Config{Prefix: prefix, Visibility: 60 * time.Millisecond})
+	if cl, err := dead.Claim(ctx); err != nil || cl == nil {
+		t.Fatalf("Claim = %v, %v", cl, err)
 	}
 	ref := newRefresher()
-	c := NewConsumer(rdb, ref, nil, ConsumerOptions{Options: opts, Workers: 1, Block: 20 * time.Millisecond,
+	c := NewConsumer(rdb, ref, nil, ConsumerOptions{Options: opts, Workers: 1, Poll: 20 * time.Millisecond,
 		ReclaimAfter: 60 * time.Millisecond})
 	go c.Run(ctx)
-	waitFor(t, "reclaimed entry applied", func() bool { return ref.count(ref.orders, "42") == 1 })
-	waitFor(t, "stream empty", func() bool { return rdb.XLen(ctx, stream).Val() == 0 })
-	pend, err := rdb.XPending(ctx, stream, "gateway").Result()
-	if err != nil || pend.Count != 0 {
-		t.Errorf("pending = %+v, %v; want none", pend, err)
+	waitFor(t, "reclaimed delivery applied", func() bool { return ref.count(ref.orders, "42") == 1 })
+	waitFor(t, "queue empty", func() bool { return rdb.ZCard(ctx, prefix+"{wh}:due").Val() == 0 })
+	if applied, _, err := c.Applied(ctx); err != nil || applied != 1 {
+		t.Errorf("Applied = %d, %v; want 1", applied, err)
 	}
 }
 
@@ -344,7 +343,7 @@ func TestConsumerPicks(t *testing.T) {
 	in := NewIntake(rdb, []string{"k"}, opts)
 	pk := &picks{m: map[string]int{}, fail: 2}
 	c := NewConsumer(rdb, newRefresher(), nil, ConsumerOptions{Options: opts, Picks: pk, Workers: 1,
-		Block: 20 * time.Millisecond, ReclaimAfter: 60 * time.Millisecond})
+		Poll: 20 * time.Millisecond, ReclaimAfter: 60 * time.Millisecond})
 	go c.Run(ctx)
 	for _, d := range [][]byte{
 		delivery("p1", "OrderPicked", `{"OrderNumber":"1001"}`),
@@ -354,10 +353,36 @@ func TestConsumerPicks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "stream empty", func() bool { return rdb.XLen(ctx, prefix+"{wh}:stream").Val() == 0 })
+	waitFor(t, "queue empty", func() bool { return rdb.ZCard(ctx, prefix+"{wh}:due").Val() == 0 })
 	pk.mu.Lock()
 	defer pk.mu.Unlock()
 	if pk.m["1001"] != 1 || pk.m["1002"] != 0 {
 		t.Errorf("picks = %v, want 1001 once and 1002 never", pk.m)
+	}
+}
+
+// TestConsumerDrainsLegacyStream: deliveries an earlier release recorded
+// in its stream, and its dead letters, are applied after the upgrade.
+func TestConsumerDrainsLegacyStream(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream := prefix + "{wh}:stream"
+	b := delivery("old-1", "OrderReserved", `{"OrderNumber":"77"}`)
+	rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"n", "old-1", "body", string(b), "at", 1}})
+	rdb.XGroupCreateMkStream(ctx, stream, "gateway", "0")
+	dead := delivery("old-2", "OrderReserved", `{"OrderNumber":"78"}`)
+	data, _ := json.Marshal(map[string]string{"n": "old-2", "body": string(dead)})
+	pushers.NewDeadLetters(rdb, prefix+"{wh}:dead", 0).Add(ctx, pushers.DeadLetter{ID: "old-2", At: time.Now(), Reason: "x", Data: data})
+
+	ref := newRefresher()
+	c := NewConsumer(rdb, ref, nil, ConsumerOptions{Options: Options{Prefix: prefix}, Workers: 1, Poll: 20 * time.Millisecond})
+	go c.Run(ctx)
+	waitFor(t, "both applied", func() bool { return ref.count(ref.orders, "77") == 1 && ref.count(ref.orders, "78") == 1 })
+	if n := rdb.Exists(ctx, stream).Val(); n != 0 {
+		t.Error("the legacy stream is still there")
+	}
+	if st, _ := c.Status(ctx); st.DeadLetters != 0 {
+		t.Errorf("dead letters = %d, want 0", st.DeadLetters)
 	}
 }

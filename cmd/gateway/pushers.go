@@ -446,7 +446,7 @@ func (b *pusherBuild) webhooks(ref webhook.Refresher, obs webhook.Observer, bala
 	}
 	c := webhook.NewConsumer(b.rdb, ref, balances, webhook.ConsumerOptions{
 		Options: opts, Budget: 3 * cfg.ExtendTimeout, Logger: b.log.With("pusher", "webhooks"), Picks: picks,
-		DeadLetterRetention: cfg.Push.DeadLetterRetention,
+		DeadLetterRetention: cfg.Push.DeadLetterRetention, Intake: b.ps.intake,
 	})
 	b.add(c, c.Run)
 }

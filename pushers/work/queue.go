@@ -135,7 +135,8 @@ func (q *Queue) ItemKey(id string) string { return q.base + "o:" + id }
 // ms).
 func (q *Queue) DueKey() string { return q.base + "due" }
 
-func (q *Queue) fenceKey() string { return q.base + "fence" }
+func (q *Queue) fenceKey() string  { return q.base + "fence" }
+func (q *Queue) statusKey() string { return q.base + "status" }
 
 // DeadLetters is the queue's dead-letter list.
 func (q *Queue) DeadLetters() *pushers.DeadLetters { return q.dead }
@@ -165,12 +166,14 @@ func (q *Queue) Failure(ctx context.Context, msg string) { q.rec.Failure(ctx, q.
 // with that token.
 var ErrFenced = errors.New("work: lease lost")
 
-// addScript adds an item once. KEYS: item, due[, lease]. ARGV: due ms,
-// now ms, id, lease token, coalesce ("1"), then field/value pairs.
-// Answers 1 (added), 0 (there already), -1 (fenced out).
+// addScript adds an item once. KEYS: item, due, status[, lease]. ARGV:
+// due ms, now ms, id, lease token, coalesce ("1"), then field/value
+// pairs. Answers 1 (added), 0 (there already: counted as a duplicate),
+// -1 (fenced out).
 var addScript = redis.NewScript(`
-if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[4] then return -1 end
+if KEYS[4] and redis.call('GET', KEYS[4]) ~= ARGV[4] then return -1 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
   if ARGV[5] == '1' and redis.call('HGET', KEYS[1], 'owner') ~= '0' then
     if redis.call('ZSCORE', KEYS[2], ARGV[3]) then
       redis.call('HSET', KEYS[1], 'again', '1')
@@ -206,7 +209,7 @@ func (q *Queue) add(ctx context.Context, lease *pushers.Lease, tok int64, id str
 	if due.IsZero() {
 		due = now
 	}
-	ks := []string{q.ItemKey(id), q.DueKey()}
+	ks := []string{q.ItemKey(id), q.DueKey(), q.statusKey()}
 	if lease != nil {
 		ks = append(ks, lease.Key())
 	}
@@ -290,10 +293,11 @@ func (q *Queue) Claim(ctx context.Context) (*Claim, error) {
 }
 
 // updateScript changes an item only while ARGV[1] holds it. KEYS: item,
-// due, dead. ARGV: token, id, due ms (-1: off the queue), ttl ms (0: keep,
+// due, dead, status. ARGV: token, id, due ms (-1: off the queue), ttl ms (0: keep,
 // -1: delete), now ms, dead letter ("" none), then field/value pairs. An
 // item taken off the queue with FieldAgain "1" and not parked goes back,
-// due now.
+// due now; one that leaves the queue otherwise, not parked, is counted
+// as acknowledged.
 var updateScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 if #ARGV > 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 7)) end
@@ -305,7 +309,12 @@ if due < 0 and redis.call('HGET', KEYS[1], 'again') == '1' and redis.call('HGET'
   due = tonumber(ARGV[5])
   if ttl < 0 then ttl = 0 end
 end
-if due < 0 then redis.call('ZREM', KEYS[2], ARGV[2]) else redis.call('ZADD', KEYS[2], due, ARGV[2]) end
+if due < 0 then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  if redis.call('HGET', KEYS[1], 'parked') ~= '1' then redis.call('HINCRBY', KEYS[4], 'acked', 1) end
+else
+  redis.call('ZADD', KEYS[2], due, ARGV[2])
+end
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) elseif ttl < 0 then redis.call('DEL', KEYS[1]) end
 return 1
 `)
@@ -323,7 +332,7 @@ func (c *Claim) apply(ctx context.Context, due time.Time, ttl time.Duration, let
 		t = -1
 	}
 	args := append([]any{c.Token, c.ID, d, t, c.q.cfg.Now().UnixMilli(), string(letter)}, fields...)
-	n, err := updateScript.Run(ctx, c.q.rdb, []string{c.q.ItemKey(c.ID), c.q.DueKey(), c.q.dead.Key()}, args...).Int()
+	n, err := updateScript.Run(ctx, c.q.rdb, []string{c.q.ItemKey(c.ID), c.q.DueKey(), c.q.dead.Key(), c.q.statusKey()}, args...).Int()
 	if err != nil {
 		return false, fmt.Errorf("work: %s: update %s: %w", c.q.name, c.ID, err)
 	}
@@ -540,6 +549,23 @@ func (q *Queue) Status(ctx context.Context) (pushers.Status, error) {
 		st.State = pushers.StateIdle
 	}
 	return st, nil
+}
+
+// Counts reports how many items were acknowledged, and how many adds
+// found their item there already, since the queue began (tests and
+// operators read them; an Ack and its count are one script, so a crash
+// cannot separate them).
+func (q *Queue) Counts(ctx context.Context) (acked, duplicates int64, err error) {
+	m, err := q.rdb.HMGet(ctx, q.statusKey(), "acked", "duplicates").Result()
+	if err != nil {
+		return 0, 0, err
+	}
+	n := func(v any) int64 {
+		s, _ := v.(string)
+		i, _ := strconv.ParseInt(s, 10, 64)
+		return i
+	}
+	return n(m[0]), n(m[1]), nil
 }
 
 // Work claims due items with workers goroutines and hands each claim to

@@ -48,6 +48,9 @@ func TestAddDedupe(t *testing.T) {
 	if ttl := q.rdb.PTTL(ctx, q.ItemKey("a")).Val(); ttl <= 0 || ttl > time.Hour {
 		t.Errorf("acknowledged item's TTL = %v, want within the retention", ttl)
 	}
+	if acked, dups, err := q.Counts(ctx); err != nil || acked != 1 || dups != 2 {
+		t.Errorf("Counts = %d acked, %d duplicates, %v; want 1, 2", acked, dups, err)
+	}
 }
 
 // TestDueTime: an item is not claimed before it is due.
