@@ -1,7 +1,8 @@
 // Package pushers holds what the background pushers share: the status an
 // operator sees at GET /admin/pushers, a lease in Redis with fencing tokens
-// so that one replica at a time does a piece of work, a dead-letter list,
-// and backoff with jitter.
+// so that one replica at a time does a piece of work, and a dead-letter
+// list. Durable work itself is queued in pushers/work; the one retry
+// policy is package retry.
 //
 // The pushers themselves live in sub-packages next to what they drive:
 // pushers/stock (ERP balances to the shop) and pushers/orders (shop orders
@@ -20,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 )
 
@@ -58,28 +58,6 @@ type Status struct {
 
 // RecentDeadLetters is how many dead letters a Status lists.
 const RecentDeadLetters = 20
-
-// Backoff is the wait before retry number attempt (1-based): a random
-// wait between half the ceiling and the ceiling ("equal jitter"), the
-// ceiling doubling from base up to max. Replicas that failed together do
-// not retry together.
-func Backoff(attempt int, base, max time.Duration) time.Duration {
-	if base <= 0 {
-		return 0
-	}
-	ceil := base << min(max0(attempt-1), 30)
-	if ceil > max || ceil <= 0 {
-		ceil = max
-	}
-	return ceil/2 + rand.N(ceil/2+1) // #nosec G404 -- retry jitter, not security
-}
-
-func max0(n int) int {
-	if n < 0 {
-		return 0
-	}
-	return n
-}
 
 // Sleep waits d or until ctx ends; it reports whether d passed.
 func Sleep(ctx context.Context, d time.Duration) bool {

@@ -38,24 +38,6 @@ func TestLeaseFencing(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	tests := []struct {
-		attempt int
-		lo, hi  time.Duration
-	}{
-		{1, 50 * time.Millisecond, 100 * time.Millisecond},
-		{3, 200 * time.Millisecond, 400 * time.Millisecond},
-		{30, 500 * time.Millisecond, time.Second},
-	}
-	for _, tt := range tests {
-		for range 100 {
-			if d := Backoff(tt.attempt, 100*time.Millisecond, time.Second); d < tt.lo || d > tt.hi {
-				t.Fatalf("Backoff(%d) = %v, want within [%v, %v]", tt.attempt, d, tt.lo, tt.hi)
-			}
-		}
-	}
-}
-
 // TestDeadLetterRetention: a dead letter older than the retention is
 // dropped; newer ones stay, newest first.
 func TestDeadLetterRetention(t *testing.T) {

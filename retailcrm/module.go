@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vendre-extend/gateway/pushers"
+	"github.com/vendre-extend/gateway/retry"
 )
 
 // Callback paths under the module's baseUrl (<PUBLIC_BASE_URL>/retailcrm).
@@ -63,8 +64,8 @@ type moduleEditor interface {
 type RegistrarConfig struct {
 	// Prefix of its Redis keys; "gwq:" when "".
 	Prefix string
-	// RetryBase and RetryMax bound the wait between failed attempts;
-	// default 2s and 5m.
+	// RetryBase and RetryMax are the retry policy between failed
+	// attempts (retry.Policy); default 2s and 5m.
 	RetryBase, RetryMax time.Duration
 	// Budget bounds one attempt; default 30s.
 	Budget time.Duration
@@ -154,7 +155,7 @@ func (r *Registrar) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 			case <-r.poke:
-			case <-time.After(pushers.Backoff(attempt, r.cfg.RetryBase, r.cfg.RetryMax)):
+			case <-time.After(retry.Policy{Base: r.cfg.RetryBase, Max: r.cfg.RetryMax}.Wait(attempt)):
 			}
 		}
 		select {

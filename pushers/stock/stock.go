@@ -41,6 +41,7 @@ import (
 
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/pushers"
+	"github.com/vendre-extend/gateway/retry"
 )
 
 // DefaultBatchSize is the most products one push carries (RetailCRM's
@@ -143,8 +144,8 @@ type Config struct {
 	// MaxAttempts is how often a batch is tried on one sink before it is
 	// parked; default 5.
 	MaxAttempts int
-	// RetryBase and RetryMax bound the backoff between attempts; default
-	// 500ms and 30s.
+	// RetryBase and RetryMax are the retry policy between attempts
+	// (retry.Policy); default 500ms and 30s.
 	RetryBase, RetryMax time.Duration
 	// Poll is how often the dirty set is looked at when idle; default 1s.
 	Poll time.Duration
@@ -415,7 +416,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 		if err != nil {
 			failures++
 			p.state.Store(pushers.StateFailing)
-			pushers.Sleep(ctx, pushers.Backoff(failures, p.cfg.Poll, 30*time.Second))
+			pushers.Sleep(ctx, retry.Policy{Base: p.cfg.Poll, Max: 30 * time.Second}.Wait(failures))
 			continue
 		}
 		if got == 0 {
@@ -435,7 +436,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 			p.state.Store(pushers.StateFailing)
 			p.rec.Failure(ctx, p.cfg.Now(), err.Error())
 			p.log.Warn("stock: round failed", "err", err)
-			pushers.Sleep(ctx, pushers.Backoff(failures, p.cfg.RetryBase, p.cfg.RetryMax))
+			pushers.Sleep(ctx, p.policy().Wait(failures))
 			continue
 		}
 		failures = 0
@@ -446,6 +447,11 @@ func (p *Pusher) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// policy is the retry policy between attempts of a batch or a round.
+func (p *Pusher) policy() retry.Policy {
+	return retry.Policy{Base: p.cfg.RetryBase, Max: p.cfg.RetryMax}
 }
 
 // recoverScript puts the in-flight products of a lost holder back.
@@ -698,7 +704,7 @@ func (p *Pusher) pushSink(ctx context.Context, i int, s Sink, b Batch) bool {
 		}
 		p.rec.Failure(ctx, p.cfg.Now(), s.Name()+": "+err.Error())
 		p.log.Warn("stock: push failed; retrying", "sink", s.Name(), "attempt", attempt, "err", err)
-		if attempt < p.cfg.MaxAttempts && !pushers.Sleep(ctx, pushers.Backoff(attempt, p.cfg.RetryBase, p.cfg.RetryMax)) {
+		if attempt < p.cfg.MaxAttempts && !pushers.Sleep(ctx, p.policy().Wait(attempt)) {
 			break
 		}
 	}
