@@ -123,18 +123,12 @@ func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q Li
 		credits := make([]api.InvoiceRow, 0)
 		seen := map[string]bool{}
 		lq := erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, PageSize: erp.MaxPageSize}
-	walk:
-		for page := 1; ; page++ {
+		err := eachPage(ctx, maxListPages, func(ctx context.Context, page int) (erp.Page[erp.InvoiceHeader], error) {
 			lq.Page = page
-			p, err := s.erp.InvoiceHeaders(ctx, lq)
-			if errors.Is(err, erp.ErrNotFound) {
-				break // the ERP does not know the customer: no credit notes
-			}
-			if err != nil {
-				return nil, err
-			}
-			hs := make([]erp.InvoiceHeader, 0, len(p.Items))
-			for _, h := range p.Items {
+			return s.erp.InvoiceHeaders(ctx, lq)
+		}, func(items []erp.InvoiceHeader, total int) error {
+			hs := make([]erp.InvoiceHeader, 0, len(items))
+			for _, h := range items {
 				if !seen[h.InvoiceNumber] { // the list shifted between pages
 					seen[h.InvoiceNumber] = true
 					hs = append(hs, h)
@@ -145,7 +139,7 @@ func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q Li
 				hs = hs[len(chunk):]
 				recs, err := s.erp.Invoices(ctx, chunk, s.reuseInvoice(ctx))
 				if err != nil {
-					return nil, err
+					return err
 				}
 				for _, inv := range recs {
 					s.keepRecord(ctx, keys.InvoiceRecord(inv.InvoiceNumber), inv)
@@ -157,16 +151,19 @@ func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q Li
 					}
 				}
 				if len(credits) >= want {
-					break walk
+					return errStop
 				}
 			}
-			switch {
-			case len(p.Items) == 0 || len(seen) >= p.TotalCount:
-				break walk
-			case len(seen) >= creditScanMax:
-				s.log.Warn("credit notes: stopped after examining the newest invoices", "customer_no", customerNo, "examined", len(seen), "total", p.TotalCount)
-				break walk
+			if len(items) > 0 && len(seen) < total && len(seen) >= creditScanMax {
+				s.log.Warn("credit notes: stopped after examining the newest invoices", "customer_no", customerNo, "examined", len(seen), "total", total)
+				return errStop
 			}
+			return nil
+		})
+		// Not found: the ERP does not know the customer, no credit notes; too
+		// many pages: a list that never ends, what was found.
+		if err != nil && !errors.Is(err, erp.ErrNotFound) && !errors.Is(err, errTooManyPages) {
+			return nil, err
 		}
 		start := min(max(q.Page-1, 0)*q.PerPage, len(credits))
 		end := min(start+q.PerPage, len(credits))
@@ -184,28 +181,24 @@ func allHeaders[H any](ctx context.Context, s *Service, what string, id func(H) 
 	list func(ctx context.Context, page int) (erp.Page[H], error)) ([]H, error) {
 	var all []H
 	seen := map[string]bool{}
-	for page := 1; ; page++ {
-		p, err := list(ctx, page)
-		if errors.Is(err, erp.ErrNotFound) {
-			return all, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range p.Items {
+	last := 0 // the last TotalCount read
+	err := eachPage(ctx, maxListPages, list, func(hs []H, total int) error {
+		last = total
+		for _, h := range hs {
 			if n := id(h); !seen[n] {
 				seen[n] = true
 				all = append(all, h)
 			}
 		}
-		switch {
-		case len(p.Items) == 0 || len(all) >= p.TotalCount:
-			return all, nil
-		case page == maxListPages:
-			s.log.Warn("list too long; the oldest entries are left out", "list", what, "read", len(all), "total", p.TotalCount)
-			return all, nil
-		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errTooManyPages):
+		s.log.Warn("list too long; the oldest entries are left out", "list", what, "read", len(all), "total", last)
+	case err != nil && !errors.Is(err, erp.ErrNotFound):
+		return nil, err
 	}
+	return all, nil
 }
 
 // recordChunk is how many records are fetched before they are kept: a
@@ -403,7 +396,7 @@ func (s *Service) fetchStock(ctx context.Context, products []string) (map[string
 	}
 	err := eachPage(ctx, maxListPages, func(ctx context.Context, page int) (erp.Page[erp.Availability], error) {
 		return s.erp.ProductAvailability(ctx, products, "", time.Time{}, page, erp.MaxPageSize)
-	}, func(items []erp.Availability) error {
+	}, func(items []erp.Availability, _ int) error {
 		for _, a := range items {
 			byWarehouse, ok := asked[a.ProductNumber]
 			if !ok {

@@ -41,7 +41,7 @@ func (s *Service) Probe(ctx context.Context, customerNo, from, to string, found 
 	err := eachPage(ctx, probePages, func(ctx context.Context, p int) (erp.Page[erp.OrderHeader], error) {
 		q.Page, page = p, p
 		return s.erp.OrderHeaders(ctx, q)
-	}, func(hs []erp.OrderHeader) error {
+	}, func(hs []erp.OrderHeader, _ int) error {
 		for _, h := range hs {
 			s.probeOrder(ctx, customerNo, h.OrderNumber, found)
 		}
@@ -53,7 +53,7 @@ func (s *Service) Probe(ctx context.Context, customerNo, from, to string, found 
 	err = eachPage(ctx, probePages, func(ctx context.Context, p int) (erp.Page[erp.InvoiceHeader], error) {
 		q.Page, page = p, p
 		return s.erp.InvoiceHeaders(ctx, q)
-	}, func(hs []erp.InvoiceHeader) error {
+	}, func(hs []erp.InvoiceHeader, _ int) error {
 		for _, h := range hs {
 			s.probeInvoice(ctx, customerNo, h.InvoiceNumber, found)
 		}
