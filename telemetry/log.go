@@ -7,7 +7,41 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/vendre-extend/gateway/clip"
 )
+
+// NewLogger returns the gateway's JSON logger, writing to out at level
+// (debug, info, warn or error; LOG_LEVEL) and flushing out after every
+// warning (FlushOnWarn). Every text and error value of a line is cut to
+// clip.LogValue: what a caller sent (a bad order's problems, an ERP's
+// error text) never makes a log line longer than a few KiB.
+func NewLogger(out *BufferedLog, level string) *slog.Logger {
+	return slog.New(FlushOnWarn(newJSONHandler(out, level), out))
+}
+
+func newJSONHandler(w io.Writer, level string) slog.Handler {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: clipAttr})
+}
+
+// clipAttr cuts a text or error value to clip.LogValue.
+func clipAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); len(s) > clip.LogValue {
+			a.Value = slog.StringValue(clip.String(s, clip.LogValue))
+		}
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok {
+			if s := err.Error(); len(s) > clip.LogValue {
+				a.Value = slog.StringValue(clip.String(s, clip.LogValue))
+			}
+		}
+	}
+	return a
+}
 
 // BufferedLog batches log lines into few writes. Unbuffered, the request
 // log costs one write(2) per request, about 15 % of a cache hit's

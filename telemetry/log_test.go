@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -61,5 +62,40 @@ func TestBufferedLogFlushesPeriodically(t *testing.T) {
 			t.Fatal("info line never flushed")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLogCapsLongValues: whatever a caller sent, a log line stays small;
+// a value built from input is cut, and says so.
+func TestLogCapsLongValues(t *testing.T) {
+	var sink syncBuffer
+	out := telemetry.NewBufferedLog(&sink, time.Hour)
+	log := telemetry.NewLogger(out, "info")
+	huge := strings.Repeat("bad row; ", 40_000)
+	log.Warn("orders: needs manual handling", "reason", huge, "err", errors.New(huge), "order", "V-1")
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	line := sink.String()
+	if len(line) > 8<<10 {
+		t.Errorf("log line is %d bytes, want at most 8 KiB", len(line))
+	}
+	if !strings.Contains(line, `"order":"V-1"`) || !strings.Contains(line, "bad row; ") {
+		t.Errorf("log line lost its attributes: %.300s", line)
+	}
+}
+
+// TestLoggerLevel: lines below the level are dropped.
+func TestLoggerLevel(t *testing.T) {
+	var sink syncBuffer
+	out := telemetry.NewBufferedLog(&sink, time.Hour)
+	log := telemetry.NewLogger(out, "warn")
+	log.Info("request")
+	log.Warn("redis down")
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.String(); strings.Contains(got, "request") || !strings.Contains(got, "redis down") {
+		t.Errorf("LOG_LEVEL=warn wrote %q; want the warning only", got)
 	}
 }

@@ -26,7 +26,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vendre-extend/gateway/cache"
-	"github.com/vendre-extend/gateway/clip"
 	"github.com/vendre-extend/gateway/doclink"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/erp/extendsim"
@@ -67,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		out := telemetry.NewBufferedLog(stderr, 200*time.Millisecond)
 		defer out.Close()
-		log := slog.New(telemetry.FlushOnWarn(newLogger(cfg, out).Handler(), out))
+		log := telemetry.NewLogger(out, cfg.LogLevel)
 		return serve(ctx, cfg, log, nil)
 	case "probe":
 		return probe(ctx, args, getenv, stdout, stderr)
@@ -81,31 +80,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return erpCmd(ctx, args, getenv, stdout, stderr)
 	}
 	return fmt.Errorf("gateway: unknown command %q (want serve, probe, flush, pushers, retailcrm or erp)", cmd)
-}
-
-func newLogger(cfg *Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: clipAttr}))
-}
-
-// clipAttr cuts every text and error value of a log line to clip.LogValue:
-// what a caller sent (a bad order's problems, an ERP's error text) never
-// makes a log line longer than a few KiB.
-func clipAttr(_ []string, a slog.Attr) slog.Attr {
-	switch a.Value.Kind() {
-	case slog.KindString:
-		if s := a.Value.String(); len(s) > clip.LogValue {
-			a.Value = slog.StringValue(clip.String(s, clip.LogValue))
-		}
-	case slog.KindAny:
-		if err, ok := a.Value.Any().(error); ok {
-			if s := err.Error(); len(s) > clip.LogValue {
-				a.Value = slog.StringValue(clip.String(s, clip.LogValue))
-			}
-		}
-	}
-	return a
 }
 
 // serve runs the gateway until ctx ends, then shuts down gracefully:
