@@ -1,26 +1,22 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/sethvargo/go-envconfig"
-
 	"github.com/vendre-extend/gateway/cache"
 	"github.com/vendre-extend/gateway/erpguard"
 	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/ratelimit"
+	"github.com/vendre-extend/gateway/settings"
 )
 
 // Config is every setting of the gateway; docs/settings.md explains them
@@ -28,9 +24,10 @@ import (
 //
 // A field with an `env` tag is one setting: an environment variable and a
 // flag of the same name (LISTEN_ADDR / -listen-addr; the flag wins), read
-// by github.com/sethvargo/go-envconfig with the tag's default; `help` is its
-// line in -help. Adding a setting is adding a field, plus a check in
-// Validate where its type does not say everything. Every setting is:
+// by package settings (github.com/sethvargo/go-envconfig) with the tag's
+// default; `help` is its line in -help. Adding a setting is adding a
+// field, plus a check in Validate where its type does not say everything.
+// Every setting is:
 //   - trimmed of surrounding spaces; an empty variable counts as unset;
 //   - a list ([]string) when comma-separated, empty items dropped;
 //   - a positive duration when a time.Duration;
@@ -149,165 +146,17 @@ const demoKey = "demo"
 // naming its variable. The second result is what follows the flags.
 func parseConfig(name string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
 	cfg := &Config{}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	given := map[string]string{}
-	for _, s := range settingsOf(cfg) {
-		usage := s.help + " ($" + s.env + ")"
-		if s.def != "" {
-			usage += " (default " + s.def + ")"
-		}
-		set := func(v string) error { given[s.env] = v; return nil }
-		if s.v.Kind() == reflect.Bool {
-			fs.BoolFunc(flagName(s.env), usage, set)
-		} else {
-			fs.Func(flagName(s.env), usage, set)
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	rest, errs, err := settings.Parse(name, cfg, args, getenv, out)
+	if err != nil {
 		return nil, nil, err
 	}
-	look := envconfig.LookuperFunc(func(key string) (string, bool) {
-		if v, ok := given[key]; ok {
-			return v, true
-		}
-		v := getenv(key)
-		return v, v != "" // an empty variable counts as unset
-	})
-	errs := decode(cfg, look)
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
-	return cfg, fs.Args(), nil
-}
-
-// setting is one field of Config as flags, errors and the log see it.
-type setting struct {
-	env, def, help string
-	secret         bool
-	v              reflect.Value // the field in the Config
-}
-
-// settingsOf lists cfg's settings in the order of the struct, nested
-// structs (Push) included.
-func settingsOf(cfg *Config) []setting {
-	var out []setting
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		t := v.Type()
-		for i := range t.NumField() {
-			f, fv := t.Field(i), v.Field(i)
-			tag, ok := f.Tag.Lookup("env")
-			if !ok {
-				if f.IsExported() && fv.Kind() == reflect.Struct {
-					walk(fv)
-				}
-				continue
-			}
-			env, opts, _ := strings.Cut(tag, ",")
-			env = strings.TrimSpace(env)
-			_, def, _ := strings.Cut(opts, "default=")
-			out = append(out, setting{
-				env: env, def: def, help: f.Tag.Get("help"), v: fv,
-				secret: f.Tag.Get("secret") == "true" || secretName(env),
-			})
-		}
-	}
-	walk(reflect.ValueOf(cfg).Elem())
-	return out
-}
-
-// secretName reports whether a variable's name says it holds a secret.
-func secretName(env string) bool {
-	for _, s := range []string{"_SECRET", "_TOKEN", "_PASSWORD", "_KEY", "_KEYS"} {
-		if strings.HasSuffix(env, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// flagName turns LISTEN_ADDR into listen-addr.
-func flagName(env string) string {
-	return strings.ToLower(strings.ReplaceAll(env, "_", "-"))
-}
-
-// decode fills cfg from look and returns one error per setting that does
-// not decode. go-envconfig stops at the first bad value, so decode notes
-// which variable it was, reads again with that one at its default, and so
-// on until all decode: every bad value is reported at once.
-func decode(cfg *Config, look envconfig.Lookuper) []error {
-	trim := envconfig.MutatorFunc(func(_ context.Context, _, _, _, v string) (string, bool, error) {
-		return strings.TrimSpace(v), false, nil
-	})
-	var errs []error
-	skip := map[string]bool{}
-	for {
-		var last, lastVal string
-		l := envconfig.LookuperFunc(func(key string) (string, bool) {
-			if skip[key] {
-				return "", false
-			}
-			v, ok := look.Lookup(key)
-			last, lastVal = key, v
-			return v, ok
-		})
-		*cfg = Config{}
-		err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: cfg, Lookuper: l, Mutators: []envconfig.Mutator{trim}})
-		if err == nil {
-			break
-		}
-		if last == "" || skip[last] { // a default that does not decode: a bug here
-			return append(errs, fmt.Errorf("config: %w", err))
-		}
-		skip[last] = true
-		errs = append(errs, fmt.Errorf("config: %s: %s", last, decodeProblem(cfg, last, strings.TrimSpace(lastVal), err)))
-	}
-	for _, s := range settingsOf(cfg) {
-		switch v := s.v.Addr().Interface().(type) {
-		case *[]string:
-			*v = dropEmpty(*v)
-		case *time.Duration:
-			if *v <= 0 {
-				errs = append(errs, fmt.Errorf("config: %s: want a positive duration such as 30s or 5m, got %s", s.env, v))
-			}
-		}
-	}
-	return errs
-}
-
-// decodeProblem says what is wrong with val, the value of env.
-func decodeProblem(cfg *Config, env, val string, err error) string {
-	for _, s := range settingsOf(cfg) {
-		if s.env != env {
-			continue
-		}
-		switch s.v.Interface().(type) {
-		case time.Duration:
-			return fmt.Sprintf("want a positive duration such as 30s or 5m, got %q", val)
-		case int:
-			return fmt.Sprintf("want a whole number, got %q", val)
-		case bool:
-			return fmt.Sprintf("want true or false, got %q", val)
-		}
-	}
-	for errors.Unwrap(err) != nil {
-		err = errors.Unwrap(err)
-	}
-	return err.Error()
-}
-
-func dropEmpty(list []string) []string {
-	var out []string
-	for _, s := range list {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
+	return cfg, rest, nil
 }
 
 // problems collects what is wrong with the settings, one error each.
@@ -499,47 +348,5 @@ func checkURL(raw string) error {
 // LogValue lists every setting for the start-up log, by its variable's
 // name in lower case, secrets masked.
 func (c *Config) LogValue() []any {
-	out := []any{"demo", c.Demo()}
-	for _, s := range settingsOf(c) {
-		out = append(out, strings.ToLower(s.env), logged(s))
-	}
-	return out
-}
-
-// logged is a setting's value as the log shows it.
-func logged(s setting) any {
-	switch v := s.v.Interface().(type) {
-	case string:
-		if s.secret && v != "" {
-			return "***"
-		}
-		return redactURL(v)
-	case []string:
-		if s.secret {
-			return fmt.Sprintf("%d set, masked", len(v))
-		}
-		out := make([]string, len(v))
-		for i, x := range v {
-			out[i] = redactURL(x)
-		}
-		return out
-	case fmt.Stringer:
-		return v.String()
-	}
-	if s.secret {
-		return "***"
-	}
-	return s.v.Interface()
-}
-
-// redactURL hides the password of a URL; any other text is kept.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			return u.Redacted()
-		}
-		u.User = url.User("xxxxx") // a token as the user name (redis://token@host)
-		return u.String()
-	}
-	return raw
+	return append([]any{"demo", c.Demo()}, settings.Log(c)...)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vendre-extend/gateway/handlers"
 	"github.com/vendre-extend/gateway/ratelimit"
+	"github.com/vendre-extend/gateway/settings"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -256,10 +257,10 @@ func TestConfigEverySettingIsAFlag(t *testing.T) {
 	if err == nil {
 		t.Fatal("parseConfig(-h) = nil error, want flag.ErrHelp")
 	}
-	for _, s := range settingsOf(&Config{}) {
-		flagged := strings.Contains(help.String(), "-"+flagName(s.env)+" ") || strings.Contains(help.String(), "-"+flagName(s.env)+"\n") // a bool has no value
-		if !flagged || !strings.Contains(help.String(), "$"+s.env) {
-			t.Errorf("-help lacks -%s ($%s):\n%s", flagName(s.env), s.env, help.String())
+	for _, s := range settings.Of(&Config{}) {
+		flagged := strings.Contains(help.String(), "-"+settings.FlagName(s.Env)+" ") || strings.Contains(help.String(), "-"+settings.FlagName(s.Env)+"\n") // a bool has no value
+		if !flagged || !strings.Contains(help.String(), "$"+s.Env) {
+			t.Errorf("-help lacks -%s ($%s):\n%s", settings.FlagName(s.Env), s.Env, help.String())
 		}
 	}
 	env := envOf(map[string]string{"XSALE_STATUS_NEW": "New", "STOCK_SWEEP_EVERY": "10m"})
@@ -296,9 +297,9 @@ func TestConfigLogMasksSecrets(t *testing.T) {
 		}
 	}
 	kv := cfg.LogValue()
-	for _, s := range settingsOf(cfg) {
-		if !slices.Contains(kv, any(strings.ToLower(s.env))) {
-			t.Errorf("start-up log lacks %s", s.env)
+	for _, s := range settings.Of(cfg) {
+		if !slices.Contains(kv, any(strings.ToLower(s.Env))) {
+			t.Errorf("start-up log lacks %s", s.Env)
 		}
 	}
 }
@@ -310,9 +311,9 @@ func TestConfigDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range settingsOf(&Config{}) {
-		if !strings.Contains(string(doc), "`"+s.env+"`") {
-			t.Errorf("docs/settings.md does not explain %s", s.env)
+	for _, s := range settings.Of(&Config{}) {
+		if !strings.Contains(string(doc), "`"+s.Env+"`") {
+			t.Errorf("docs/settings.md does not explain %s", s.Env)
 		}
 	}
 }

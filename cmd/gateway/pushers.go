@@ -23,6 +23,7 @@ import (
 	"github.com/vendre-extend/gateway/pushers/orders"
 	"github.com/vendre-extend/gateway/pushers/stock"
 	"github.com/vendre-extend/gateway/retailcrm"
+	"github.com/vendre-extend/gateway/settings"
 	"github.com/vendre-extend/gateway/webhook"
 )
 
@@ -285,7 +286,7 @@ func buildPushers(cfg *Config, rdb redis.UniversalClient, client *erp.Client, re
 	if len(b.all) > 0 {
 		p := cfg.Push
 		log.Info("pushers", "names", names(b.all), "stock_sinks", p.StockSinks, "order_sources", p.OrderSources,
-			"vendre_stock_ftp_url", redactURL(p.VendreStockFTPURL), "stock_sweep_every", p.StockSweepEvery.String())
+			"vendre_stock_ftp_url", settings.RedactURL(p.VendreStockFTPURL), "stock_sweep_every", p.StockSweepEvery.String())
 	}
 	return b.ps, nil
 }
