@@ -333,7 +333,7 @@ func (p *Pusher) Submit(ctx context.Context, source, id string, payload []byte, 
 	}
 	if after == stateManual && before == "" {
 		p.count(func(s *Stats) { s.Manual++ })
-		p.q.Letter(ctx, ext, reason)
+		p.q.Letter(ctx, reason, ext)
 		p.log.Warn("orders: needs manual handling", "order", ext, "reason", reason)
 	}
 	p.q.Poke()

@@ -1,7 +1,8 @@
 // Package stock is the stock pusher: it moves available balances from
 // Extend Commerce to the shop.
 //
-// Work arrives as products marked "dirty" in a Redis sorted set: by balance
+// Work arrives as products marked "dirty", items of the durable-work queue
+// "stock" (pushers/work): by balance
 // webhooks (BalanceChanged), by a periodic sweep of ProductAvailability
 // changed since a watermark kept in Redis (which heals lost webhooks), and
 // by a full sweep on demand (Replay). Marking is coalescing: a product
@@ -10,20 +11,19 @@
 // change always wins.
 //
 // One replica at a time pushes (a lease with a fencing token). A batch of
-// at most BatchSize products is moved from the dirty set to an in-flight
-// hash in one Lua script, fetched, and pushed to every sink, each paced by
-// its own rate limiter and retried with backoff and jitter; a sink that
-// keeps failing gets the batch parked as a dead letter, which Replay puts
-// back. A product marked again while its batch is in flight is simply
-// dirty again; the in-flight hash of a replica that died is put back by
-// the next lease holder. Products whose balances equal what was last
+// at most BatchSize products is claimed together under one token, in one
+// Lua script that checks the lease, fetched, and pushed to every sink,
+// each paced by its own rate limiter and retried by the one retry policy;
+// a sink that keeps failing gets the batch parked as a dead letter, which
+// Replay puts back. A product marked again while its batch is in flight
+// is due again once the batch is acknowledged; the claims of a replica
+// that died are taken back by the next lease holder. Products whose balances equal what was last
 // pushed to every sink are skipped, so a sweep with an overlapping window
 // costs ERP reads, not shop writes.
 package stock
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +41,7 @@ import (
 
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/pushers"
+	"github.com/vendre-extend/gateway/pushers/work"
 	"github.com/vendre-extend/gateway/retry"
 )
 
@@ -171,8 +172,7 @@ type Pusher struct {
 	cfg   Config
 	k     keys
 	lease *pushers.Lease
-	rec   *pushers.Recorder
-	dead  *pushers.DeadLetters
+	q     *work.Queue
 	log   *slog.Logger
 	wh    map[string]bool // counted warehouses; nil: all
 
@@ -194,6 +194,7 @@ type Stats struct {
 
 type keys struct{ p string }
 
+// dirty and inflight are where a release before the queue kept marks.
 func (k keys) dirty() string     { return k.p + "{stock}:dirty" }
 func (k keys) inflight() string  { return k.p + "{stock}:inflight" }
 func (k keys) pushed() string    { return k.p + "{stock}:pushed" }
@@ -201,8 +202,6 @@ func (k keys) watermark() string { return k.p + "{stock}:watermark" }
 func (k keys) swept() string     { return k.p + "{stock}:swept" }
 func (k keys) full() string      { return k.p + "{stock}:full" }
 func (k keys) lease() string     { return k.p + "{stock}:lease" }
-func (k keys) dead() string      { return k.p + "{stock}:dead" }
-func (k keys) status() string    { return k.p + "{stock}:status" }
 func (k keys) notFound() string  { return k.p + "{stock}:notfound" }
 
 // SeqKey is the key of the counter the vendre-file sink numbers its files
@@ -247,10 +246,14 @@ func New(rdb redis.UniversalClient, e ERP, sinks []Sink, cfg Config) *Pusher {
 	p := &Pusher{
 		rdb: rdb, erp: e, sinks: sinks, cfg: cfg, k: k,
 		lease: pushers.NewLease(rdb, k.lease(), cfg.LeaseTTL),
-		rec:   pushers.NewRecorder(rdb, k.status()),
-		dead:  pushers.NewDeadLetters(rdb, k.dead(), cfg.DeadLetterRetention),
-		log:   cfg.Logger,
-		poke:  make(chan struct{}, 1),
+		// Marks coalesce, and a pushed product is forgotten; only the
+		// lease holder claims, and a new holder takes back the claims
+		// of the last (Release), so Visibility is only a backstop.
+		q: work.New(rdb, "stock", work.Config{Prefix: cfg.Prefix, Coalesce: true,
+			Visibility: 10 * time.Minute, DeadLetterRetention: cfg.DeadLetterRetention,
+			Logger: cfg.Logger, Now: cfg.Now}),
+		log:  cfg.Logger,
+		poke: make(chan struct{}, 1),
 	}
 	for _, s := range sinks {
 		lim := rate.Inf
@@ -273,7 +276,7 @@ func New(rdb redis.UniversalClient, e ERP, sinks []Sink, cfg Config) *Pusher {
 func (p *Pusher) Name() string { return "stock" }
 
 // DeadLetters is the batches that a sink kept refusing.
-func (p *Pusher) DeadLetters() *pushers.DeadLetters { return p.dead }
+func (p *Pusher) DeadLetters() *pushers.DeadLetters { return p.q.DeadLetters() }
 
 // The admin API pages through the stock's dead letters.
 var _ pushers.Parker = (*Pusher)(nil)
@@ -297,7 +300,7 @@ func (p *Pusher) BalanceChanged(ctx context.Context, product, warehouse string) 
 	if product == "" {
 		return nil
 	}
-	if err := p.rdb.ZAddNX(ctx, p.k.dirty(), redis.Z{Score: float64(p.cfg.Now().UnixMilli()), Member: product}).Err(); err != nil {
+	if _, err := p.q.Add(ctx, product, time.Time{}); err != nil {
 		return fmt.Errorf("stock: mark %s: %w", product, err)
 	}
 	select {
@@ -329,12 +332,8 @@ func (p *Pusher) Replay(ctx context.Context) error {
 	if err := p.SweepAll(ctx); err != nil {
 		return err
 	}
-	_, err := p.dead.Each(ctx, func(dl pushers.DeadLetter) error {
-		var d deadData
-		if json.Unmarshal(dl.Data, &d) != nil {
-			return nil
-		}
-		return p.mark(ctx, d.Products, true)
+	_, err := p.q.DeadLetters().Each(ctx, func(dl pushers.DeadLetter) error {
+		return p.mark(ctx, work.LetterIDs(dl), true)
 	})
 	select {
 	case p.poke <- struct{}{}:
@@ -343,58 +342,33 @@ func (p *Pusher) Replay(ctx context.Context) error {
 	return err
 }
 
-// deadData is the Data of a stock dead letter.
-type deadData struct {
-	Sink     string   `json:"sink"`
-	Products []string `json:"products"`
-}
-
 // mark adds products to the dirty set; force forgets what was last pushed
 // for them, so they are pushed even when unchanged.
 func (p *Pusher) mark(ctx context.Context, products []string, force bool) error {
-	now := float64(p.cfg.Now().UnixMilli())
-	for chunk := range slices.Chunk(products, 1000) {
-		pipe := p.rdb.Pipeline()
-		zs := make([]redis.Z, len(chunk))
-		for i, pr := range chunk {
-			zs[i] = redis.Z{Score: now, Member: pr}
-		}
-		if force {
-			pipe.HDel(ctx, p.k.pushed(), chunk...)
-		}
-		pipe.ZAddNX(ctx, p.k.dirty(), zs...)
-		if _, err := pipe.Exec(ctx); err != nil {
-			return err
+	if force {
+		for chunk := range slices.Chunk(products, 1000) {
+			if err := p.rdb.HDel(ctx, p.k.pushed(), chunk...).Err(); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	return p.q.AddAll(ctx, products)
 }
 
 // Status reports the backlog (dirty and in-flight products), the age of
-// the oldest, and the dead letters.
+// the oldest, and the dead letters (the queue's figures), with this
+// replica's state (standby while another holds the lease).
 func (p *Pusher) Status(ctx context.Context) (pushers.Status, error) {
-	st := pushers.Status{Name: p.Name(), State: p.state.Load().(string)}
-	pipe := p.rdb.Pipeline()
-	dirty := pipe.ZCard(ctx, p.k.dirty())
-	oldest := pipe.ZRangeWithScores(ctx, p.k.dirty(), 0, 0)
-	infl := pipe.HLen(ctx, p.k.inflight())
-	dead := pipe.LLen(ctx, p.k.dead())
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	st, err := p.q.Status(ctx)
+	st.State = p.state.Load().(string)
+	if err != nil {
 		return st, err
-	}
-	st.Backlog = dirty.Val() + infl.Val()
-	st.DeadLetters = dead.Val()
-	if z := oldest.Val(); len(z) > 0 {
-		st.OldestPending = max(p.cfg.Now().Sub(time.UnixMilli(int64(z[0].Score))), 0)
-	}
-	if st.DeadLetters > 0 {
-		st.Recent, _ = p.dead.List(ctx, pushers.RecentDeadLetters)
 	}
 	st.NotFound, _ = p.rdb.ZCard(ctx, p.k.notFound()).Result()
 	if st.NotFound > 0 {
 		st.NotFoundRecent, _ = p.rdb.ZRevRange(ctx, p.k.notFound(), 0, pushers.RecentDeadLetters-1).Result()
 	}
-	return st, p.rec.Fill(ctx, &st)
+	return st, nil
 }
 
 // Run pushes until ctx ends; it returns nil then. It holds the lease while
@@ -434,7 +408,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 		if err := p.round(ctx, tok); err != nil && ctx.Err() == nil {
 			failures++
 			p.state.Store(pushers.StateFailing)
-			p.rec.Failure(ctx, p.cfg.Now(), err.Error())
+			p.q.Failure(ctx, err.Error())
 			p.log.Warn("stock: round failed", "err", err)
 			pushers.Sleep(ctx, p.policy().Wait(failures))
 			continue
@@ -454,22 +428,40 @@ func (p *Pusher) policy() retry.Policy {
 	return retry.Policy{Base: p.cfg.RetryBase, Max: p.cfg.RetryMax}
 }
 
-// recoverScript puts the in-flight products of a lost holder back.
-var recoverScript = redis.NewScript(`
-local kv = redis.call('HGETALL', KEYS[1])
-for i = 1, #kv, 2 do
-  redis.call('ZADD', KEYS[2], 'NX', kv[i+1], kv[i])
-end
-redis.call('DEL', KEYS[1])
-return #kv / 2
-`)
-
+// recoverInflight takes back, as a new lease holder, the batch the last
+// holder had claimed, and the marks a release before the queue left in
+// its dirty set and in-flight hash.
 func (p *Pusher) recoverInflight(ctx context.Context) error {
-	n, err := recoverScript.Run(ctx, p.rdb, []string{p.k.inflight(), p.k.dirty()}).Int()
+	if err := p.drainLegacy(ctx); err != nil {
+		return err
+	}
+	n, err := p.q.Release(ctx)
 	if n > 0 {
 		p.log.Info("stock: took back products in flight when the last holder stopped", "products", n)
 	}
 	return err
+}
+
+// drainLegacy marks the products of the earlier release's dirty set and
+// in-flight hash on the queue, then deletes them.
+func (p *Pusher) drainLegacy(ctx context.Context) error {
+	products, err := p.rdb.ZRange(ctx, p.k.dirty(), 0, -1).Result()
+	if err != nil {
+		return err
+	}
+	infl, err := p.rdb.HKeys(ctx, p.k.inflight()).Result()
+	if err != nil {
+		return err
+	}
+	products = append(products, infl...)
+	if len(products) == 0 {
+		return nil
+	}
+	if err := p.q.AddAll(ctx, products); err != nil {
+		return err
+	}
+	p.log.Info("stock: moved the marks of the earlier release to the queue", "products", len(products))
+	return p.rdb.Del(ctx, p.k.dirty(), p.k.inflight()).Err()
 }
 
 // round sweeps when one is due, then pushes the backlog.
@@ -567,43 +559,27 @@ func (p *Pusher) oneWarehouse() string {
 	return ""
 }
 
-// takeScript moves up to ARGV[1] products from the dirty set to the
-// in-flight hash (with their dirty time), fenced by the lease.
-// KEYS: dirty, inflight, lease. ARGV: n, lease token.
-var takeScript = redis.NewScript(`
-if redis.call('GET', KEYS[3]) ~= ARGV[2] then return false end
-local zs = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
-local out = {}
-for i = 1, #zs, 2 do
-  redis.call('HSET', KEYS[2], zs[i], zs[i+1])
-  redis.call('ZREM', KEYS[1], zs[i])
-  out[#out+1] = zs[i]
-end
-return out
-`)
-
-// drain pushes batches until the dirty set is empty or the lease is lost;
-// it returns the number of batches pushed.
+// drain pushes batches until none is due or the lease is lost; it
+// returns the number of batches pushed.
 func (p *Pusher) drain(ctx context.Context, tok int64) (int64, error) {
 	var batches int64
 	for ctx.Err() == nil {
 		if got, err := p.lease.Acquire(ctx, tok); err != nil || got != tok {
 			return batches, err
 		}
-		res, err := takeScript.Run(ctx, p.rdb, []string{p.k.dirty(), p.k.inflight(), p.k.lease()},
-			p.cfg.BatchSize, tok).StringSlice()
-		if errors.Is(err, redis.Nil) {
-			return batches, nil // fenced out
+		b, err := p.q.ClaimBatch(ctx, p.cfg.BatchSize, p.lease, tok)
+		if errors.Is(err, work.ErrFenced) {
+			return batches, nil
 		}
 		if err != nil {
 			return batches, err
 		}
-		if len(res) == 0 {
+		if b == nil {
 			p.state.Store(pushers.StateIdle)
 			return batches, nil
 		}
 		p.state.Store(pushers.StateRunning)
-		if err := p.push(ctx, res); err != nil {
+		if err := p.push(ctx, b); err != nil {
 			return batches, err
 		}
 		batches++
@@ -611,15 +587,14 @@ func (p *Pusher) drain(ctx context.Context, tok int64) (int64, error) {
 	return batches, nil
 }
 
-// push fetches the products' balances, pushes what changed to every sink
-// and clears them from the in-flight hash. An error leaves them in flight
-// (recovered into the dirty set by the next round).
-func (p *Pusher) push(ctx context.Context, products []string) error {
+// push fetches the batch's balances, pushes what changed to every sink
+// and acknowledges the batch. A fetch error puts it back, due at once; a
+// shutdown leaves it claimed (the next holder takes it back).
+func (p *Pusher) push(ctx context.Context, b *work.Batch) error {
+	products := b.IDs
 	items, err := p.fetch(ctx, products)
 	if err != nil {
-		p.rdb.Eval(ctx, `local kv = redis.call('HGETALL', KEYS[1])
-for i = 1, #kv, 2 do redis.call('ZADD', KEYS[2], 'NX', kv[i+1], kv[i]) end
-redis.call('DEL', KEYS[1]) return 1`, []string{p.k.inflight(), p.k.dirty()})
+		p.q.Release(ctx)
 		return fmt.Errorf("stock: fetch balances: %w", err)
 	}
 	sigs := make([]string, len(items))
@@ -653,16 +628,16 @@ redis.call('DEL', KEYS[1]) return 1`, []string{p.k.inflight(), p.k.dirty()})
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: the next holder takes the batch back
 	}
-	pipe := p.rdb.TxPipeline()
 	if allOK && len(batch.Items) > 0 {
 		kv := make([]any, 0, 2*len(batch.Items))
 		for _, it := range batch.Items {
 			kv = append(kv, it.Product, it.signature())
 		}
-		pipe.HSet(ctx, p.k.pushed(), kv...)
+		if err := p.rdb.HSet(ctx, p.k.pushed(), kv...).Err(); err != nil {
+			return err
+		}
 	}
-	pipe.HDel(ctx, p.k.inflight(), products...)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := b.Ack(ctx); err != nil {
 		return err
 	}
 	p.count(func(s *Stats) {
@@ -673,7 +648,7 @@ redis.call('DEL', KEYS[1]) return 1`, []string{p.k.inflight(), p.k.dirty()})
 		}
 	})
 	if allOK {
-		p.rec.Success(ctx, p.cfg.Now())
+		p.q.Success(ctx)
 	}
 	return nil
 }
@@ -702,7 +677,7 @@ func (p *Pusher) pushSink(ctx context.Context, i int, s Sink, b Batch) bool {
 		if errors.Is(err, ErrRejected) || ctx.Err() != nil {
 			break
 		}
-		p.rec.Failure(ctx, p.cfg.Now(), s.Name()+": "+err.Error())
+		p.q.Failure(ctx, s.Name()+": "+err.Error())
 		p.log.Warn("stock: push failed; retrying", "sink", s.Name(), "attempt", attempt, "err", err)
 		if attempt < p.cfg.MaxAttempts && !pushers.Sleep(ctx, p.policy().Wait(attempt)) {
 			break
@@ -716,10 +691,7 @@ func (p *Pusher) pushSink(ctx context.Context, i int, s Sink, b Batch) bool {
 	for j, it := range b.Items {
 		products[j] = it.Product
 	}
-	data, _ := json.Marshal(deadData{Sink: s.Name(), Products: products})
-	id := fmt.Sprintf("%s:%d products from %s", s.Name(), len(products), products[0])
-	p.rec.Failure(ctx, p.cfg.Now(), s.Name()+": "+err.Error())
-	if derr := p.dead.Add(ctx, pushers.DeadLetter{ID: id, At: p.cfg.Now().UTC(), Reason: err.Error(), Data: data}); derr != nil {
+	if derr := p.q.Letter(ctx, s.Name()+": "+err.Error(), products...); derr != nil {
 		p.log.Error("stock: cannot park a failed batch", "sink", s.Name(), "err", derr)
 	}
 	p.log.Error("stock: batch parked as a dead letter", "sink", s.Name(), "products", len(products), "err", err)

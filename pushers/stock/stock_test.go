@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vendre-extend/gateway/cache/cachetest"
 	"github.com/vendre-extend/gateway/erp"
 	"github.com/vendre-extend/gateway/erp/extendsim"
@@ -328,4 +330,33 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestPusherTakesLegacyMarks: products an earlier release left in its
+// dirty set and in-flight hash are pushed after the upgrade.
+func TestPusherTakesLegacyMarks(t *testing.T) {
+	rdb, prefix := cachetest.Redis(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sim := extendsim.New(extendsim.Options{Customers: -1})
+	erpSrv := httptest.NewServer(sim)
+	defer erpSrv.Close()
+	client, _ := erp.New(erp.Config{BaseURL: erpSrv.URL, ClientID: extendsim.DefaultClientID, ClientSecret: extendsim.DefaultClientSecret})
+	crm, crmSrv := startCRM(t)
+	p := New(rdb, client, []Sink{NewRetailCRM(newCRM(t, crmSrv.URL, "crm-key"), nil)}, Config{Prefix: prefix,
+		SweepEvery: time.Hour, Poll: 10 * time.Millisecond})
+	rdb.Set(ctx, p.k.swept(), time.Now().UnixMilli(), 0) // no first sweep
+	rdb.Set(ctx, p.k.watermark(), time.Now().UTC().Format(time.RFC3339), 0)
+	rdb.ZAdd(ctx, p.k.dirty(), redis.Z{Score: 1, Member: "SK-3101"})
+	rdb.HSet(ctx, p.k.inflight(), "SK-3102", 1)
+	go p.Run(ctx)
+	waitFor(t, "both pushed", func() bool {
+		crm.mu.Lock()
+		defer crm.mu.Unlock()
+		return crm.stock["SK-3101"] != nil && crm.stock["SK-3102"] != nil
+	})
+	if n := rdb.Exists(ctx, p.k.dirty(), p.k.inflight()).Val(); n != 0 {
+		t.Errorf("%d legacy keys left", n)
+	}
+	waitFor(t, "backlog empty", func() bool { st, _ := p.Status(ctx); return st.Backlog == 0 })
 }

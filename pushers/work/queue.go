@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -231,6 +232,159 @@ func (q *Queue) add(ctx context.Context, lease *pushers.Lease, tok int64, id str
 	return true, nil
 }
 
+// addAllScript is addScript for many items without fields. KEYS: due,
+// status. ARGV: now ms, coalesce, item key prefix, then ids. Answers how
+// many were added.
+var addAllScript = redis.NewScript(`
+local added = 0
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local h = ARGV[3] .. id
+  if redis.call('EXISTS', h) == 1 then
+    if ARGV[2] == '1' and redis.call('HGET', h, 'owner') ~= '0' then
+      if redis.call('ZSCORE', KEYS[1], id) then
+        redis.call('HSET', h, 'again', '1')
+      else
+        redis.call('HSET', h, 'owner', '0', 'again', '0', 'parked', '0', 'tries', '0')
+        redis.call('ZADD', KEYS[1], ARGV[1], id)
+      end
+    end
+  else
+    redis.call('HSET', h, 'added_at', ARGV[1], 'tries', '0', 'owner', '0')
+    redis.call('ZADD', KEYS[1], ARGV[1], id)
+    added = added + 1
+  end
+end
+return added
+`)
+
+// AddAll is Add, due now and without fields, for many items (marks: the
+// stock pusher's products), in chunks of 500 per script.
+func (q *Queue) AddAll(ctx context.Context, ids []string) error {
+	coalesce := "0"
+	if q.cfg.Coalesce {
+		coalesce = "1"
+	}
+	for chunk := range slices.Chunk(ids, 500) {
+		args := []any{q.cfg.Now().UnixMilli(), coalesce, q.ItemKey("")}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if err := addAllScript.Run(ctx, q.rdb, []string{q.DueKey(), q.statusKey()}, args...).Err(); err != nil {
+			return fmt.Errorf("work: %s: add %d items: %w", q.name, len(chunk), err)
+		}
+	}
+	q.Poke()
+	return nil
+}
+
+// Batch is up to n items claimed together under one token (ClaimBatch).
+type Batch struct {
+	q     *Queue
+	IDs   []string
+	Token string
+	Until time.Time
+}
+
+// claimBatchScript claims up to ARGV[3] due items under one new token,
+// while the lease KEYS[3] holds ARGV[5]. KEYS: due, fence, lease. ARGV:
+// now ms, visibility ms, n, item key prefix, lease token. Answers the
+// token then the ids; false when fenced out.
+var claimBatchScript = redis.NewScript(`
+if redis.call('GET', KEYS[3]) ~= ARGV[5] then return false end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+if #ids == 0 then return {'0'} end
+local tok = redis.call('INCR', KEYS[2])
+local out = {tostring(tok)}
+local due = tonumber(ARGV[1]) + tonumber(ARGV[2])
+for _, id in ipairs(ids) do
+  local h = ARGV[4] .. id
+  if redis.call('EXISTS', h) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    redis.call('ZADD', KEYS[1], due, id)
+    redis.call('HSET', h, 'owner', tok)
+    out[#out + 1] = id
+  end
+end
+return out
+`)
+
+// ClaimBatch claims up to n due items, oldest due first, under one token,
+// while tok holds lease (the one replica that pushes); it returns nil when
+// none is due. Errors: ErrFenced when the lease is lost.
+func (q *Queue) ClaimBatch(ctx context.Context, n int, lease *pushers.Lease, tok int64) (*Batch, error) {
+	now := q.cfg.Now()
+	res, err := claimBatchScript.Run(ctx, q.rdb, []string{q.DueKey(), q.fenceKey(), lease.Key()},
+		now.UnixMilli(), q.cfg.Visibility.Milliseconds(), n, q.ItemKey(""), strconv.FormatInt(tok, 10)).StringSlice()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrFenced
+	}
+	if err != nil {
+		return nil, fmt.Errorf("work: %s: claim a batch: %w", q.name, err)
+	}
+	if len(res) < 2 {
+		return nil, nil
+	}
+	return &Batch{q: q, Token: res[0], IDs: res[1:], Until: now.Add(q.cfg.Visibility)}, nil
+}
+
+// ackBatchScript is updateScript's Ack for a batch. KEYS: due, status.
+// ARGV: token, ttl ms (-1: delete), now ms, item key prefix, then ids.
+var ackBatchScript = redis.NewScript(`
+local n = 0
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local h = ARGV[4] .. id
+  if redis.call('HGET', h, 'owner') == ARGV[1] then
+    if redis.call('HGET', h, 'again') == '1' then
+      redis.call('HSET', h, 'again', '0', 'owner', '0')
+      redis.call('ZADD', KEYS[1], ARGV[3], id)
+    else
+      redis.call('ZREM', KEYS[1], id)
+      if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', h, ARGV[2]) else redis.call('DEL', h) end
+      n = n + 1
+    end
+  end
+end
+redis.call('HINCRBY', KEYS[2], 'acked', n)
+return n
+`)
+
+// Ack finishes the batch's items still held by its token (as Claim.Ack;
+// one marked again meanwhile is due again at once).
+func (b *Batch) Ack(ctx context.Context) error {
+	ttl := b.q.cfg.Retention.Milliseconds()
+	if ttl <= 0 {
+		ttl = -1
+	}
+	args := []any{b.Token, ttl, b.q.cfg.Now().UnixMilli(), b.q.ItemKey("")}
+	for _, id := range b.IDs {
+		args = append(args, id)
+	}
+	err := ackBatchScript.Run(ctx, b.q.rdb, []string{b.q.DueKey(), b.q.statusKey()}, args...).Err()
+	if err != nil {
+		return fmt.Errorf("work: %s: ack a batch: %w", b.q.name, err)
+	}
+	return nil
+}
+
+// releaseScript makes every item due later than ARGV[1] due then.
+var releaseScript = redis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[1], id) end
+return #ids
+`)
+
+// Release makes every item due later than now due now, and returns how
+// many. For a queue whose items are never scheduled ahead (no Retry or
+// Later: the stock pusher's), these are the claims of a holder known to
+// be gone (a new lease holder starts), taken back without waiting for
+// their Visibility.
+func (q *Queue) Release(ctx context.Context) (int, error) {
+	return releaseScript.Run(ctx, q.rdb, []string{q.DueKey()}, q.cfg.Now().UnixMilli()).Int()
+}
+
 // Claim is one item held by one worker until Until.
 type Claim struct {
 	q      *Queue
@@ -414,12 +568,25 @@ func (c *Claim) Letter(ctx context.Context, reason string, fields ...any) (bool,
 	return ok, err
 }
 
-// Letter lists item id as a dead letter with reason, outside any claim
-// (an item added already in need of a person).
-func (q *Queue) Letter(ctx context.Context, id, reason string) error {
+// Letter lists the items ids as one dead letter with reason, outside any
+// claim (an item added already in need of a person; a batch a sink
+// refused).
+func (q *Queue) Letter(ctx context.Context, reason string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	reason = clip.String(reason, clip.Message)
-	q.Failure(ctx, id+": "+reason)
-	return q.dead.Add(ctx, q.letterOf(reason, id))
+	q.Failure(ctx, ids[0]+": "+reason)
+	return q.dead.Add(ctx, q.letterOf(reason, ids...))
+}
+
+// LetterIDs are the ids of the items a dead letter of a queue names.
+func LetterIDs(dl pushers.DeadLetter) []string {
+	var d letterData
+	if json.Unmarshal(dl.Data, &d) != nil {
+		return nil
+	}
+	return d.ids()
 }
 
 // letterData is the Data of a queue's dead letter. Ext and Products are

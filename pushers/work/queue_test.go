@@ -301,3 +301,59 @@ func TestReplayLegacyLetters(t *testing.T) {
 		t.Errorf("%d items queued after Replay, want 3", n)
 	}
 }
+
+// TestBatch: marks coalesce; up to n items are claimed together under
+// the lease; a mark made while its batch is in flight makes the product
+// due again after the Ack; a stale lease claims nothing; Release takes
+// back the claims of a holder that is gone.
+func TestBatch(t *testing.T) {
+	q, ctx := newQueue(t, Config{Coalesce: true})
+	ids := make([]string, 300)
+	for i := range ids {
+		ids[i] = "P-" + strconv.Itoa(i)
+	}
+	if err := q.AddAll(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.AddAll(ctx, ids[:10]); err != nil { // marked twice: one item each
+		t.Fatal(err)
+	}
+	l := q.Lease("push", time.Minute)
+	tok, _ := l.Acquire(ctx, 0)
+	if _, err := q.ClaimBatch(ctx, 250, l, tok+1); !errors.Is(err, ErrFenced) {
+		t.Fatalf("ClaimBatch with a stale token err = %v, want ErrFenced", err)
+	}
+	first, err := q.ClaimBatch(ctx, 250, l, tok)
+	if err != nil || first == nil || len(first.IDs) != 250 {
+		t.Fatalf("first ClaimBatch = %+v, %v; want 250 items", first, err)
+	}
+	second, _ := q.ClaimBatch(ctx, 250, l, tok)
+	if second == nil || len(second.IDs) != 50 {
+		t.Fatalf("second ClaimBatch = %+v; want the 50 left", second)
+	}
+	if b, _ := q.ClaimBatch(ctx, 250, l, tok); b != nil {
+		t.Fatalf("third ClaimBatch = %d items, want none", len(b.IDs))
+	}
+	q.AddAll(ctx, []string{first.IDs[0]}) // changed again while in flight
+	if err := first.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := q.rdb.ZCard(ctx, q.DueKey()).Val(); n != 51 {
+		t.Errorf("%d queued after the first Ack, want 51 (the second batch and the one marked again)", n)
+	}
+	if n, err := q.Release(ctx); err != nil || n != 50 {
+		t.Errorf("Release = %d, %v; want the second batch's 50", n, err)
+	}
+	again, _ := q.ClaimBatch(ctx, 250, l, tok)
+	if again == nil || len(again.IDs) != 51 {
+		t.Fatalf("ClaimBatch after Release = %+v, want 51", again)
+	}
+	again.Ack(ctx)
+	second.Ack(ctx) // stale token: changes nothing
+	if acked, _, _ := q.Counts(ctx); acked != 300 {
+		t.Errorf("acked = %d, want 300 (249 + 51)", acked)
+	}
+	if n := q.rdb.ZCard(ctx, q.DueKey()).Val(); n != 0 {
+		t.Errorf("%d still queued", n)
+	}
+}
