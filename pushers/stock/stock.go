@@ -525,14 +525,8 @@ func (p *Pusher) changedSince(ctx context.Context, since time.Time) ([]string, t
 	seen := map[string]bool{}
 	var out []string
 	var newest time.Time
-	for page := 1; ; page++ {
-		pctx, cancel := context.WithTimeout(ctx, p.cfg.Budget)
-		pg, err := p.erp.ProductAvailability(pctx, nil, p.oneWarehouse(), since, page, erp.MaxPageSize)
-		cancel()
-		if err != nil {
-			return nil, newest, err
-		}
-		for _, a := range pg.Items {
+	err := erp.EachPage(ctx, maxPages, p.availability(nil, since), func(as []erp.Availability) error {
+		for _, a := range as {
 			if p.wh != nil && !p.wh[a.Warehouse] {
 				continue
 			}
@@ -544,9 +538,25 @@ func (p *Pusher) changedSince(ctx context.Context, since time.Time) ([]string, t
 				out = append(out, a.ProductNumber)
 			}
 		}
-		if len(pg.Items) == 0 || page*erp.MaxPageSize >= pg.TotalCount {
-			return out, newest, nil
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, newest, err
+	}
+	return out, newest, nil
+}
+
+// maxPages bounds a ProductAvailability listing (a million balances)
+// against a server that never says the list has ended.
+const maxPages = 10000
+
+// availability lists ProductAvailability of products (nil: all) changed
+// since (zero: ever), a page at a time, each call bounded by Budget.
+func (p *Pusher) availability(products []string, since time.Time) func(ctx context.Context, page int) (erp.Page[erp.Availability], error) {
+	return func(ctx context.Context, page int) (erp.Page[erp.Availability], error) {
+		pctx, cancel := context.WithTimeout(ctx, p.cfg.Budget)
+		defer cancel()
+		return p.erp.ProductAvailability(pctx, products, p.oneWarehouse(), since, page, erp.MaxPageSize)
 	}
 }
 
@@ -742,14 +752,8 @@ func (p *Pusher) noteNotFound(ctx context.Context, sink string, b Batch, notFoun
 // out (there is nothing true to tell the shop).
 func (p *Pusher) fetch(ctx context.Context, products []string) ([]Item, error) {
 	levels := map[string][]Level{}
-	for page := 1; ; page++ {
-		pctx, cancel := context.WithTimeout(ctx, p.cfg.Budget)
-		pg, err := p.erp.ProductAvailability(pctx, products, p.oneWarehouse(), time.Time{}, page, erp.MaxPageSize)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range pg.Items {
+	err := erp.EachPage(ctx, maxPages, p.availability(products, time.Time{}), func(as []erp.Availability) error {
+		for _, a := range as {
 			if p.wh != nil && !p.wh[a.Warehouse] {
 				continue
 			}
@@ -758,9 +762,10 @@ func (p *Pusher) fetch(ctx context.Context, products []string) ([]Item, error) {
 				Warehouse: a.Warehouse, Available: whole(float64(a.AvailableBalance)), ChangedAt: t,
 			})
 		}
-		if len(pg.Items) == 0 || page*erp.MaxPageSize >= pg.TotalCount {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Item, 0, len(products))
 	for _, pr := range products {
