@@ -10,13 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vendre-extend/gateway/pushers"
-	"github.com/vendre-extend/gateway/retry"
+	"github.com/vendre-extend/gateway/pushers/work"
 )
 
 // Callback paths under the module's baseUrl (<PUBLIC_BASE_URL>/retailcrm).
@@ -69,22 +68,25 @@ type RegistrarConfig struct {
 	RetryBase, RetryMax time.Duration
 	// Budget bounds one attempt; default 30s.
 	Budget time.Duration
-	Logger *slog.Logger
+	// DeadLetterRetention is how long a dead letter is kept
+	// (DEAD_LETTER_RETENTION); default pushers.DefaultDeadLetterRetention.
+	DeadLetterRetention time.Duration
+	Logger              *slog.Logger
 }
 
-// Registrar registers the module with RetailCRM at start and tries again,
-// with backoff, until RetailCRM took it. It is a pusher for
-// /admin/pushers ("retailcrm-module"): its last success and last error
-// are kept in Redis, and Replay registers again.
+// Registrar registers the module with RetailCRM at start and tries again
+// until RetailCRM took it: the registration is an item of the
+// durable-work queue "retailcrm" (pushers/work), retried by the one
+// retry policy and parked as a dead letter after the queue's MaxTries.
+// It is a pusher for /admin/pushers ("retailcrm-module"): its status is
+// the queue's, and Replay registers again.
 type Registrar struct {
-	c       moduleEditor
-	m       Module
-	cfg     RegistrarConfig
-	rdb     redis.UniversalClient
-	rec     *pushers.Recorder
-	log     *slog.Logger
-	poke    chan struct{}
-	running atomic.Bool
+	c   moduleEditor
+	m   Module
+	cfg RegistrarConfig
+	rdb redis.UniversalClient
+	q   *work.Queue
+	log *slog.Logger
 }
 
 // NewRegistrar returns a registrar of m through c.
@@ -104,8 +106,10 @@ func NewRegistrar(rdb redis.UniversalClient, c moduleEditor, m Module, cfg Regis
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Registrar{c: c, m: m, cfg: cfg, rdb: rdb, log: cfg.Logger, poke: make(chan struct{}, 1),
-		rec: pushers.NewRecorder(rdb, cfg.Prefix+"{retailcrm}:module:status")}
+	q := work.New(rdb, "retailcrm", work.Config{Prefix: cfg.Prefix, Coalesce: true,
+		Visibility: cfg.Budget + 5*time.Second, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
+		DeadLetterRetention: cfg.DeadLetterRetention, Logger: cfg.Logger})
+	return &Registrar{c: c, m: m, cfg: cfg, rdb: rdb, q: q, log: cfg.Logger}
 }
 
 // Name is "retailcrm-module".
@@ -131,73 +135,71 @@ func (r *Registrar) Register(ctx context.Context) error {
 	err := r.c.EditModule(actx, r.m)
 	cancel()
 	if err != nil {
-		r.rec.Failure(ctx, time.Now(), "registering module "+r.m.Code+": "+err.Error())
 		return fmt.Errorf("retailcrm: register module %s: %w", r.m.Code, err)
 	}
-	r.rec.Success(ctx, time.Now())
+	r.q.Success(ctx)
 	r.rdb.Set(ctx, r.registeredKey(), r.fingerprint(), 0)
 	r.log.Info("retailcrm: module registered", "code", r.m.Code, "base_url", r.m.BaseURL)
 	return nil
 }
 
-// Run registers at start, tries again until it worked, then waits for a
-// Replay or the end of ctx; it returns nil when ctx ends.
+// registration is the id of the registration's queue item.
+const registration = "module"
+
+// Run registers at start, and again (by the queue) until it worked; it
+// returns nil when ctx ends.
 func (r *Registrar) Run(ctx context.Context) error {
-	r.running.Store(true)
-	defer r.running.Store(false)
-	for ctx.Err() == nil {
-		for attempt := 1; ctx.Err() == nil; attempt++ {
-			err := r.Register(ctx)
-			if err == nil {
-				break
-			}
-			r.log.Warn("retailcrm: module registration failed; retrying", "attempt", attempt, "err", err)
-			select {
-			case <-ctx.Done():
-			case <-r.poke:
-			case <-time.After(retry.Policy{Base: r.cfg.RetryBase, Max: r.cfg.RetryMax}.Wait(attempt)):
-			}
+	for {
+		_, err := r.q.Add(ctx, registration, time.Time{})
+		if err == nil {
+			break
 		}
-		select {
-		case <-ctx.Done():
-		case <-r.poke:
+		r.log.Warn("retailcrm: cannot queue the module registration; retrying", "err", err)
+		if !pushers.Sleep(ctx, 2*time.Second) {
+			return nil
 		}
 	}
+	r.q.Work(ctx, 1, func(ctx context.Context, c *work.Claim) error {
+		if err := r.Register(ctx); err != nil {
+			r.log.Warn("retailcrm: module registration failed; retrying", "attempt", c.Tries()+1, "err", err)
+			return c.Retry(ctx, err)
+		}
+		_, err := c.Ack(ctx)
+		return err
+	})
 	return nil
 }
 
-// Replay asks Run to register again now.
-func (r *Registrar) Replay(context.Context) error {
-	select {
-	case r.poke <- struct{}{}:
-	default:
+// DeadLetters is the registration, when it failed too often.
+func (r *Registrar) DeadLetters() *pushers.DeadLetters { return r.q.DeadLetters() }
+
+// Replay registers again now (a parked registration included).
+func (r *Registrar) Replay(ctx context.Context) error {
+	if _, err := r.q.Replay(ctx); err != nil {
+		return err
 	}
-	return nil
+	_, err := r.q.Add(ctx, registration, time.Time{})
+	return err
 }
 
-// Status is failing while the last attempt failed, idle once the module
-// as configured now is registered; Backlog is 1 until then.
+// Status is the queue's: failing while the last attempt failed, idle once
+// the module as configured now is registered; Backlog is at least 1
+// until then.
 func (r *Registrar) Status(ctx context.Context) (pushers.Status, error) {
-	st := pushers.Status{Name: r.Name()}
-	if err := r.rec.Fill(ctx, &st); err != nil {
+	st, err := r.q.Status(ctx)
+	st.Name = r.Name()
+	if err != nil {
 		return st, err
 	}
 	fp, err := r.rdb.Get(ctx, r.registeredKey()).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return st, err
 	}
-	if fp != r.fingerprint() {
+	if fp != r.fingerprint() && st.Backlog == 0 {
 		st.Backlog = 1
-	}
-	switch {
-	case !r.running.Load():
-		st.State = pushers.StateOff
-	case st.LastErrorAt.After(st.LastSuccess):
-		st.State = pushers.StateFailing
-	case st.Backlog > 0:
-		st.State = pushers.StateRunning
-	default:
-		st.State = pushers.StateIdle
+		if st.State == pushers.StateIdle {
+			st.State = pushers.StateRunning
+		}
 	}
 	return st, nil
 }
