@@ -74,7 +74,7 @@ func newBaselinker(ctx context.Context, cfg *Config, client *erp.Client, shared 
 	}
 	return baselinker.New(ctx, baselinker.Config{
 		Password: b.Password, Customer: b.ERPCustomer, Warehouses: cfg.Push.StockWarehouses,
-		Location: cfg.Location, VendreOrders: b.VendreOrders, Prefix: queuePrefix,
+		Location: cfg.Location, VendreOrders: b.VendreOrders, Prefix: cfg.queuePrefix(),
 		Logger: log.With("connector", "baselinker"),
 	}, client, store, rdb)
 }

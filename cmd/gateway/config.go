@@ -42,6 +42,7 @@ type Config struct {
 	ExtendClientSecret string        `env:"EXTEND_CLIENT_SECRET" help:"Extend Commerce OAuth2 client secret"`
 	ExtendTimeout      time.Duration `env:"EXTEND_TIMEOUT, default=3s" help:"most time one request may wait on the ERP, retries included"`
 	RedisURL           string        `env:"REDIS_URL" help:"Redis URL, e.g. redis://127.0.0.1:6379/0, or a Redis Cluster: redis://host1:port1?addr=host2:port2&addr=host3:port3 (unset: in-process cache)"`
+	RedisKeyPrefix     string        `env:"REDIS_KEY_PREFIX" help:"prefix of every Redis key the gateway writes, so several shops can share one Redis or Redis Cluster (e.g. shop1:)"`
 	VendreAPIKeys      []string      `env:"VENDRE_API_KEYS" help:"comma-separated keys Vendre may present"`
 	VendreKeyHeader    string        `env:"VENDRE_KEY_HEADER" help:"one more header that may carry Vendre's key, besides X-Api-Key and Authorization: Bearer"`
 	VendreParamAliases []string      `env:"VENDRE_PARAM_ALIASES" help:"Vendre's names for the parameters, alias=name,... (e.g. kundnr=customer_no,fran=from,till=to)"`
@@ -222,6 +223,9 @@ func (c *Config) checkURLs(p *problems) {
 			p.add("REDIS_URL", "%v: want redis://host:port/db, rediss://, unix://, or a Redis Cluster as redis://host1:port1?addr=host2:port2&addr=host3:port3", err)
 		}
 	}
+	if msg := keyPrefixProblem(c.RedisKeyPrefix); msg != "" {
+		p.add("REDIS_KEY_PREFIX", "%s", msg)
+	}
 	if err := checkURL(c.PublicBaseURL); err != nil {
 		p.add("PUBLIC_BASE_URL", "%v", err)
 	} else if !c.Demo() && !strings.HasPrefix(c.PublicBaseURL, "https://") {
@@ -350,3 +354,27 @@ func checkURL(raw string) error {
 func (c *Config) LogValue() []any {
 	return append([]any{"demo", c.Demo()}, settings.Log(c)...)
 }
+
+// keyPrefixProblem says what is wrong with a REDIS_KEY_PREFIX, "" when
+// nothing: at most 32 printable ASCII characters without spaces or braces,
+// since a brace would change the hash tags that keep each operation's keys
+// in one Redis Cluster slot.
+func keyPrefixProblem(prefix string) string {
+	if len(prefix) > 32 {
+		return "at most 32 characters"
+	}
+	for _, r := range prefix {
+		if r <= ' ' || r > '~' || r == '{' || r == '}' {
+			return fmt.Sprintf("%q: printable ASCII without spaces, '{' or '}'", prefix)
+		}
+	}
+	return ""
+}
+
+// cachePrefix, queuePrefix and guardPrefix are the Redis namespaces of
+// the cache, of durable work (webhooks, pushers' state, connectors) and
+// of the ERP budget, each under REDIS_KEY_PREFIX. The queues are apart
+// from the cache's so that a cache flush never reaches them.
+func (c *Config) cachePrefix() string { return c.RedisKeyPrefix + cache.DefaultRedisPrefix }
+func (c *Config) queuePrefix() string { return c.RedisKeyPrefix + "gwq:" }
+func (c *Config) guardPrefix() string { return c.RedisKeyPrefix + erpguard.DefaultKeyPrefix }

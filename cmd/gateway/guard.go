@@ -31,6 +31,7 @@ func newGuard(cfg *Config, rdb redis.UniversalClient, log *slog.Logger, hc *http
 		Floor:         orNone(float64(cfg.ExtendBackgroundFloor)),
 		MaxPause:      cfg.ExtendMaxPause,
 		Redis:         rdb,
+		KeyPrefix:     cfg.guardPrefix(),
 		MaxConcurrent: cfg.ERPMaxConcurrency,
 		Logger:        log,
 	})

@@ -171,7 +171,7 @@ func (p *parts) openRedis(ctx context.Context, cfg *Config, log *slog.Logger) (c
 	if err != nil || rdb == nil {
 		return close, err
 	}
-	if err := moveLegacyKeys(ctx, rdb, log); err != nil {
+	if err := moveLegacyKeys(ctx, cfg, rdb, log); err != nil {
 		close()
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (p *parts) openRedis(ctx context.Context, cfg *Config, log *slog.Logger) (c
 		close()
 		return nil, fmt.Errorf("telemetry: redis: %w", err)
 	}
-	p.shared, p.tier = rdb, cache.NewRedis(rdb, "")
+	p.shared, p.tier = rdb, cache.NewRedis(rdb, cfg.cachePrefix())
 	return close, nil
 }
 
@@ -345,13 +345,13 @@ func openRedis(ctx context.Context, cfg *Config, log *slog.Logger) (redis.Univer
 // moveLegacyKeys moves durable work recorded by a release before the
 // queues' hash tags to the tagged names, once (a no-op after), when Redis
 // answers; a Redis that does not answer has nothing to move yet.
-func moveLegacyKeys(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) error {
+func moveLegacyKeys(ctx context.Context, cfg *Config, rdb redis.UniversalClient, log *slog.Logger) error {
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if rdb.Ping(pctx).Err() != nil {
 		return nil
 	}
-	moved, kept, err := pushers.RenameLegacyKeys(ctx, rdb, queuePrefix)
+	moved, kept, err := pushers.RenameLegacyKeys(ctx, rdb, cfg.queuePrefix())
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}

@@ -68,11 +68,6 @@ type PushConfig struct {
 // refused would start the sweep again.
 const backgroundBudget = erpguard.DefaultBackgroundWait + 5*time.Second
 
-// queuePrefix is the Redis prefix of durable work (webhook stream,
-// pushers' state), apart from the cache's "gw:" so that a cache flush never
-// touches it.
-const queuePrefix = "gwq:"
-
 // Names of the stock sinks (STOCK_SINKS) and order sources
 // (ORDER_SOURCES) a setting may name.
 var (
@@ -325,7 +320,7 @@ func (b *pusherBuild) stockPusher() (*stock.Pusher, error) {
 		sinks = append(sinks, sink)
 	}
 	sp := stock.New(b.rdb, b.client, sinks, stock.Config{
-		Prefix: queuePrefix, SweepEvery: p.StockSweepEvery, Warehouses: p.StockWarehouses,
+		Prefix: b.cfg.queuePrefix(), SweepEvery: p.StockSweepEvery, Warehouses: p.StockWarehouses,
 		Budget: backgroundBudget, Logger: b.log.With("pusher", "stock"),
 		DeadLetterRetention: p.DeadLetterRetention,
 	})
@@ -349,7 +344,7 @@ func (b *pusherBuild) stockSink(name string) (stock.Sink, error) {
 			}
 			targets = append(targets, t)
 		}
-		return stock.NewFileSink(stock.RedisSeq(b.rdb, stock.SeqKey(queuePrefix)), targets...), nil
+		return stock.NewFileSink(stock.RedisSeq(b.rdb, stock.SeqKey(b.cfg.queuePrefix())), targets...), nil
 	case "retailcrm":
 		return stock.NewRetailCRM(b.crm, crmStores(p)), nil
 	case "webhook":
@@ -373,7 +368,7 @@ func (b *pusherBuild) orderPusher(hooks orderHooks) {
 		// A create waits for the ERP's budget at most EXTEND_TIMEOUT (its
 		// claim must outlive it); refused, it is tried again when the
 		// budget frees, without counting a try.
-		Prefix: queuePrefix, Budget: b.cfg.ExtendTimeout, Logger: b.log.With("pusher", "orders"),
+		Prefix: b.cfg.queuePrefix(), Budget: b.cfg.ExtendTimeout, Logger: b.log.With("pusher", "orders"),
 		DeadLetterRetention: p.DeadLetterRetention,
 	})
 	b.ps.orders = op
@@ -423,7 +418,7 @@ func (b *pusherBuild) crmModule(sweeper retailcrm.StockSweeper) {
 		return
 	}
 	reg := retailcrm.NewRegistrar(b.rdb, b.crm, warehouseModule(cfg), retailcrm.RegistrarConfig{
-		Prefix: queuePrefix, Logger: b.log.With("pusher", "retailcrm-module")})
+		Prefix: b.cfg.queuePrefix(), Logger: b.log.With("pusher", "retailcrm-module")})
 	b.ps.crm = retailcrm.NewCallbacks(cfg.CRM.ClientID, sweeper)
 	b.add(reg, reg.Run)
 }
@@ -435,7 +430,7 @@ func (b *pusherBuild) webhooks(ref webhook.Refresher, obs webhook.Observer, bala
 	if len(cfg.WebhookSecrets) == 0 {
 		return
 	}
-	opts := webhook.Options{Prefix: queuePrefix, Observer: obs}
+	opts := webhook.Options{Prefix: b.cfg.queuePrefix(), Observer: obs}
 	b.ps.intake = webhook.NewIntake(b.rdb, cfg.WebhookSecrets, opts)
 	if b.rdb == nil {
 		b.log.Warn("EXTEND_WEBHOOK_SECRET is set but REDIS_URL is not: webhooks answer 503 (they must be recorded durably)")
