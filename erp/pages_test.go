@@ -34,7 +34,7 @@ func TestEachPage(t *testing.T) {
 				}
 				return p, nil
 			}
-			err := EachPage(context.Background(), tt.maxPages, list, func(xs []int) error { items += len(xs); return nil })
+			err := EachPage(context.Background(), tt.maxPages, list, func(xs []int, _ int) error { items += len(xs); return nil })
 			if !errors.Is(err, tt.wantErr) || items != tt.wantItems || calls != tt.wantCalls {
 				t.Errorf("EachPage = %v after %d items in %d calls; want %v, %d items, %d calls", err, items, calls, tt.wantErr, tt.wantItems, tt.wantCalls)
 			}

@@ -179,7 +179,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 // sweep reads a list of changed headers page by page to its end, handing
 // each to apply.
 func sweep[H any](ctx context.Context, list func(ctx context.Context, page int) (erp.Page[H], error), apply func(H) error) error {
-	err := eachPage(ctx, maxSweepPages, list, func(hs []H, _ int) error {
+	err := erp.EachPage(ctx, maxSweepPages, list, func(hs []H, _ int) error {
 		for _, h := range hs {
 			if err := apply(h); err != nil {
 				return err
@@ -187,7 +187,7 @@ func sweep[H any](ctx context.Context, list func(ctx context.Context, page int) 
 		}
 		return nil
 	})
-	if errors.Is(err, errTooManyPages) {
+	if errors.Is(err, erp.ErrTooManyPages) {
 		return fmt.Errorf("more than %d pages of changes", maxSweepPages)
 	}
 	return err

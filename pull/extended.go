@@ -123,7 +123,7 @@ func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q Li
 		credits := make([]api.InvoiceRow, 0)
 		seen := map[string]bool{}
 		lq := erp.ListQuery{CustomerNumber: customerNo, From: q.From, To: q.To, PageSize: erp.MaxPageSize}
-		err := eachPage(ctx, maxListPages, func(ctx context.Context, page int) (erp.Page[erp.InvoiceHeader], error) {
+		err := erp.EachPage(ctx, maxListPages, func(ctx context.Context, page int) (erp.Page[erp.InvoiceHeader], error) {
 			lq.Page = page
 			return s.erp.InvoiceHeaders(ctx, lq)
 		}, func(items []erp.InvoiceHeader, total int) error {
@@ -151,18 +151,18 @@ func (s *Service) CreditInvoiceList(ctx context.Context, customerNo string, q Li
 					}
 				}
 				if len(credits) >= want {
-					return errStop
+					return erp.ErrStopPaging
 				}
 			}
 			if len(items) > 0 && len(seen) < total && len(seen) >= creditScanMax {
 				s.log.Warn("credit notes: stopped after examining the newest invoices", "customer_no", customerNo, "examined", len(seen), "total", total)
-				return errStop
+				return erp.ErrStopPaging
 			}
 			return nil
 		})
 		// Not found: the ERP does not know the customer, no credit notes; too
 		// many pages: a list that never ends, what was found.
-		if err != nil && !errors.Is(err, erp.ErrNotFound) && !errors.Is(err, errTooManyPages) {
+		if err != nil && !errors.Is(err, erp.ErrNotFound) && !errors.Is(err, erp.ErrTooManyPages) {
 			return nil, err
 		}
 		start := min(max(q.Page-1, 0)*q.PerPage, len(credits))
@@ -182,7 +182,7 @@ func allHeaders[H any](ctx context.Context, s *Service, what string, id func(H) 
 	var all []H
 	seen := map[string]bool{}
 	last := 0 // the last TotalCount read
-	err := eachPage(ctx, maxListPages, list, func(hs []H, total int) error {
+	err := erp.EachPage(ctx, maxListPages, list, func(hs []H, total int) error {
 		last = total
 		for _, h := range hs {
 			if n := id(h); !seen[n] {
@@ -193,7 +193,7 @@ func allHeaders[H any](ctx context.Context, s *Service, what string, id func(H) 
 		return nil
 	})
 	switch {
-	case errors.Is(err, errTooManyPages):
+	case errors.Is(err, erp.ErrTooManyPages):
 		s.log.Warn("list too long; the oldest entries are left out", "list", what, "read", len(all), "total", last)
 	case err != nil && !errors.Is(err, erp.ErrNotFound):
 		return nil, err
@@ -394,7 +394,7 @@ func (s *Service) fetchStock(ctx context.Context, products []string) (map[string
 	for _, p := range products {
 		asked[p] = nil
 	}
-	err := eachPage(ctx, maxListPages, func(ctx context.Context, page int) (erp.Page[erp.Availability], error) {
+	err := erp.EachPage(ctx, maxListPages, func(ctx context.Context, page int) (erp.Page[erp.Availability], error) {
 		return s.erp.ProductAvailability(ctx, products, "", time.Time{}, page, erp.MaxPageSize)
 	}, func(items []erp.Availability, _ int) error {
 		for _, a := range items {
@@ -411,7 +411,7 @@ func (s *Service) fetchStock(ctx context.Context, products []string) (map[string
 		return nil
 	})
 	switch {
-	case errors.Is(err, errTooManyPages):
+	case errors.Is(err, erp.ErrTooManyPages):
 		s.log.Warn("availability list too long; the rest is left out", "pages", maxListPages)
 	case err != nil:
 		return nil, fmt.Errorf("pull: stock: %w", err)

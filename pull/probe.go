@@ -38,7 +38,7 @@ func (s *Service) Probe(ctx context.Context, customerNo, from, to string, found 
 	ctx = erp.WithClass(ctx, erp.Background)
 	q := erp.ListQuery{CustomerNumber: customerNo, From: from, To: to, PageSize: erp.MaxPageSize}
 	page := 0
-	err := eachPage(ctx, probePages, func(ctx context.Context, p int) (erp.Page[erp.OrderHeader], error) {
+	err := erp.EachPage(ctx, probePages, func(ctx context.Context, p int) (erp.Page[erp.OrderHeader], error) {
 		q.Page, page = p, p
 		return s.erp.OrderHeaders(ctx, q)
 	}, func(hs []erp.OrderHeader, _ int) error {
@@ -50,7 +50,7 @@ func (s *Service) Probe(ctx context.Context, customerNo, from, to string, found 
 	if err != nil {
 		found(Finding{What: fmt.Sprintf("order list page %d", page), Err: err})
 	}
-	err = eachPage(ctx, probePages, func(ctx context.Context, p int) (erp.Page[erp.InvoiceHeader], error) {
+	err = erp.EachPage(ctx, probePages, func(ctx context.Context, p int) (erp.Page[erp.InvoiceHeader], error) {
 		q.Page, page = p, p
 		return s.erp.InvoiceHeaders(ctx, q)
 	}, func(hs []erp.InvoiceHeader, _ int) error {

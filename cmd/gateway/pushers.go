@@ -418,7 +418,8 @@ func (b *pusherBuild) crmModule(sweeper retailcrm.StockSweeper) {
 		return
 	}
 	reg := retailcrm.NewRegistrar(b.rdb, b.crm, warehouseModule(cfg), retailcrm.RegistrarConfig{
-		Prefix: b.cfg.queuePrefix(), Logger: b.log.With("pusher", "retailcrm-module")})
+		Prefix: b.cfg.queuePrefix(), Logger: b.log.With("pusher", "retailcrm-module"),
+		DeadLetterRetention: cfg.Push.DeadLetterRetention})
 	b.ps.crm = retailcrm.NewCallbacks(cfg.CRM.ClientID, sweeper)
 	b.add(reg, reg.Run)
 }

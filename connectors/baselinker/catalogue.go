@@ -138,15 +138,17 @@ func (c *Catalogue) snapshots(ctx context.Context) (*catalogueSnapshot, *stockSn
 // allHeaders lists every article, a page of erp.MaxPageSize at a time.
 func (c *Catalogue) allHeaders(ctx context.Context) ([]erp.ProductHeader, error) {
 	var out []erp.ProductHeader
-	for page := 1; page <= 10000; page++ {
-		p, err := c.erp.ProductHeaders(ctx, erp.ProductQuery{Page: page, PageSize: erp.MaxPageSize})
-		if err != nil {
-			return nil, fmt.Errorf("baselinker: listing articles, page %d: %w", page, err)
-		}
-		out = append(out, p.Items...)
-		if len(p.Items) == 0 || len(out) >= p.TotalCount {
-			return out, nil
-		}
+	err := erp.EachPage(ctx, 10000, func(ctx context.Context, page int) (erp.Page[erp.ProductHeader], error) {
+		return c.erp.ProductHeaders(ctx, erp.ProductQuery{Page: page, PageSize: erp.MaxPageSize})
+	}, func(hs []erp.ProductHeader, _ int) error {
+		out = append(out, hs...)
+		return nil
+	})
+	if errors.Is(err, erp.ErrTooManyPages) {
+		return out, nil // as many as a catalogue can hold
+	}
+	if err != nil {
+		return nil, fmt.Errorf("baselinker: listing articles: %w", err)
 	}
 	return out, nil
 }
@@ -265,13 +267,10 @@ func (c *Catalogue) buildStock(ctx context.Context, old *stockSnapshot, progress
 	}
 	read := 0
 	for _, w := range warehouses {
-		got := 0
-		for page := 1; page <= 100000; page++ {
-			p, err := c.erp.ProductAvailability(ctx, nil, w, since, page, erp.MaxPageSize)
-			if err != nil {
-				return nil, fmt.Errorf("baselinker: stock, page %d: %w", page, err)
-			}
-			for _, a := range p.Items {
+		err := erp.EachPage(ctx, 100000, func(ctx context.Context, page int) (erp.Page[erp.Availability], error) {
+			return c.erp.ProductAvailability(ctx, nil, w, since, page, erp.MaxPageSize)
+		}, func(as []erp.Availability, _ int) error {
+			for _, a := range as {
 				if w != "" && a.Warehouse != w {
 					continue
 				}
@@ -280,12 +279,12 @@ func (c *Catalogue) buildStock(ctx context.Context, old *stockSnapshot, progress
 				}
 				s.Balances[a.ProductNumber][a.Warehouse] = float64(a.AvailableBalance)
 			}
-			read += len(p.Items)
-			got += len(p.Items)
+			read += len(as)
 			progress(read, 0)
-			if len(p.Items) == 0 || got >= p.TotalCount {
-				break
-			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, erp.ErrTooManyPages) {
+			return nil, fmt.Errorf("baselinker: stock: %w", err)
 		}
 	}
 	return s, nil

@@ -3,6 +3,7 @@ package baselinker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/vendre-extend/gateway/cache"
@@ -127,17 +128,17 @@ func forget[T any](ctx context.Context, rc *recordCache, kind string, changed []
 // there are more than sweepPages pages of them.
 func changed(ctx context.Context, since time.Time, list func(erp.ListQuery) ([]header, int, error)) ([]header, error) {
 	out := []header{}
-	for page := 1; page <= sweepPages; page++ {
+	err := erp.EachPage(ctx, sweepPages, func(_ context.Context, page int) (erp.Page[header], error) {
 		items, total, err := list(erp.ListQuery{ChangedSince: since, Page: page, PageSize: erp.MaxPageSize})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, items...)
-		if len(items) == 0 || len(out) >= total {
-			return out, nil
-		}
+		return erp.Page[header]{Items: items, TotalCount: total}, err
+	}, func(hs []header, _ int) error {
+		out = append(out, hs...)
+		return nil
+	})
+	if errors.Is(err, erp.ErrTooManyPages) {
+		return nil, nil
 	}
-	return nil, nil
+	return out, err
 }
 
 // order returns Extend's order numbered n: kept, or fetched and kept.

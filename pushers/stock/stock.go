@@ -525,7 +525,7 @@ func (p *Pusher) changedSince(ctx context.Context, since time.Time) ([]string, t
 	seen := map[string]bool{}
 	var out []string
 	var newest time.Time
-	err := erp.EachPage(ctx, maxPages, p.availability(nil, since), func(as []erp.Availability) error {
+	err := erp.EachPage(ctx, maxPages, p.availability(nil, since), func(as []erp.Availability, _ int) error {
 		for _, a := range as {
 			if p.wh != nil && !p.wh[a.Warehouse] {
 				continue
@@ -752,7 +752,7 @@ func (p *Pusher) noteNotFound(ctx context.Context, sink string, b Batch, notFoun
 // out (there is nothing true to tell the shop).
 func (p *Pusher) fetch(ctx context.Context, products []string) ([]Item, error) {
 	levels := map[string][]Level{}
-	err := erp.EachPage(ctx, maxPages, p.availability(products, time.Time{}), func(as []erp.Availability) error {
+	err := erp.EachPage(ctx, maxPages, p.availability(products, time.Time{}), func(as []erp.Availability, _ int) error {
 		for _, a := range as {
 			if p.wh != nil && !p.wh[a.Warehouse] {
 				continue
