@@ -25,23 +25,31 @@ import (
 //     entry only under the current generations. Without Redis (one
 //     replica) the tokens live in this process alone; the rest of this
 //     comment is about several replicas sharing Redis.
-//  2. A flush replaces tokens by new random ones (Redis.Retire, one
-//     script; Redis.RetireScopes for a customer's, whose generations are
-//     in the customer's hash slot while the flush-all generation and the
-//     sequence are in another, see keys.go): every entry stored under an old token becomes unreachable
-//     at once, on every replica, without scanning the keyspace; the old
-//     entries expire by themselves. The script also counts the keys
-//     written under each old generation (a HyperLogLog that every write
-//     adds to), increments the flush sequence (Keys.GenSeq) and announces
-//     each retired generation on pub/sub (Keys.FlushChannel) with the
-//     flush-all token before and after it.
+//  2. A flush replaces tokens by new random ones, in one script on one
+//     Redis Cluster hash slot (keys.go): Redis.Retire for everything, in
+//     "{gen}"'s slot; Redis.RetireScopes for a customer's, in the slot of
+//     the customer's shard (Keys.Shard), where its generations, their
+//     counts and the shard's flush sequence are. Every entry stored under
+//     an old token becomes unreachable at once, on every replica, without
+//     scanning the keyspace; the old entries expire by themselves. The
+//     script also counts the keys written under each old generation (a
+//     HyperLogLog that every write adds to), increments its flush
+//     sequence (Keys.GenSeq for everything, Keys.ShardSeq for a
+//     customer's shard) and announces each retired generation on pub/sub
+//     (Keys.FlushChannel) with the flush-all token before and after it,
+//     the sequence and its number there. A customer's flush does not read
+//     the flush-all token, which is in another slot: it names the one the
+//     flushing replica's table knows (0 when none), which its count and
+//     notices go by.
 //  3. Each replica keeps the tokens it read in a table (genTable), so that
 //     a hit in its Memory tier costs no round trip to Redis. The table is
 //     used only while the replica hears every flush: Run listens to the
 //     notices and applies each one at once; while the subscription is down
 //     the table is set aside, and every read asks Redis for the tokens. A
-//     missed notice shows as a gap in the sequence; Run also compares the
-//     sequence and the flush-all token with Redis's once a second. Either
+//     missed notice shows as a gap in its sequence (the table keeps the
+//     last number heard of in each of the Shards+1); Run also compares
+//     every sequence and the flush-all token with Redis's once a second
+//     (one MGET; on a cluster one GET per key, pipelined per node). Either
 //     way the table is forgotten and read again.
 //  4. Data loss: Redis restarts without persistence, someone runs
 //     FLUSHALL, or it fails over to an empty replica. The tokens are gone,
@@ -50,8 +58,11 @@ import (
 //     before the loss is unreachable, on every replica, as if flushed. A
 //     replica notices that the flush-all token it knew is no longer
 //     Redis's (in the next read, notice or once-a-second check) and
-//     forgets its table. The restarted sequence cannot fool it, since a
-//     notice names the flush-all token it followed.
+//     forgets its table. A restarted sequence cannot fool it for longer
+//     than that second: a notice names the flush-all token it followed,
+//     and the check sees the sequence go back. On a cluster, a node that
+//     lost a shard's slot lost its generations too: the next read sets
+//     new ones, and the check sees that shard's sequence go back.
 //  5. A flush is never silently ignored: it either sets a token that no
 //     entry carries, or fails (Redis unreachable: the admin gets 503). A
 //     replica that cannot reach Redis serves what its Memory tier holds
@@ -164,10 +175,14 @@ func (c *Cache) retire(ctx context.Context, s Scope) (int, error) {
 	if s.all {
 		r, err = c.redis.Retire(ctx, Keys{}.GenAll(), Keys{}.GenSeq(), Keys{}.Counted(""), Keys{}.FlushChannel(), newToken(), rs...)
 	} else {
-		// One customer's scopes: their generations and counts are in the
-		// customer's slot, the flush-all generation and the sequence in
-		// "{gen}"'s (keys.go).
-		r, err = c.redis.RetireScopes(ctx, Keys{}.GenAll(), Keys{}.GenSeq(), Keys{}.Counted(notes[0]), Keys{}.FlushChannel(), newToken(), rs...)
+		// One customer's scopes: their generations, counts and sequence
+		// are in the slot of the customer's shard. The flush-all
+		// generation is in another slot: the flush names the one this
+		// replica's table knows (Redis's while it hears every flush), and
+		// never reads it, so that it touches one slot.
+		all, _ := c.gens.lastKnown("")
+		shard := Keys{}.Shard(notes[0])
+		r, err = c.redis.RetireScopes(ctx, Keys{}.ShardSeq(shard), Keys{}.Counted(notes[0]), Keys{}.FlushChannel(), all.all, strconv.Itoa(shard), rs...)
 	}
 	c.health.observe("flush", err)
 	if err != nil {
@@ -176,7 +191,7 @@ func (c *Cache) retire(ctx context.Context, s Scope) (int, error) {
 	// This replica applies its own flush now; the notices, when they
 	// come, move the sequence on.
 	for _, n := range ns {
-		n.was, n.all = r.Was, r.Was
+		n.was, n.all = r.Was, r.Was // 0 for a customer's when none was known
 		if n.scope == "*" {
 			n.all = n.token
 		}
@@ -292,27 +307,46 @@ func (c *Cache) Run(ctx context.Context) error {
 	}
 }
 
-// check compares the flush sequence and the flush-all token in Redis with
+// check compares the flush sequences and the flush-all token in Redis with
 // the table's, and forgets the table when they differ: a notice was
-// missed, or Redis lost its data.
+// missed, or Redis lost its data. It reads Keys.GenAll, Keys.Feed,
+// Keys.GenSeq and every Keys.ShardSeq: one MGET on one Redis; on a
+// cluster one GET per key, pipelined (each node is sent its own at once).
 func (c *Cache) check(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	version := c.gens.version.Load()
-	v, err := c.redis.GetMany(ctx, Keys{}.GenAll(), Keys{}.GenSeq(), Keys{}.Feed())
+	v, err := c.redis.GetMany(ctx, checkKeys...)
 	c.health.observe("heartbeat", err)
 	if err != nil {
 		return
 	}
-	all, _ := parseToken(string(v[0]))               // 0: none (Redis lost its data)
-	seq, _ := strconv.ParseInt(string(v[1]), 10, 64) // 0: no flush yet
-	if f, ok := parseFeed(string(v[2])); ok {
+	all, _ := parseToken(string(v[0])) // 0: none (Redis lost its data)
+	if f, ok := parseFeed(string(v[1])); ok {
 		c.setFeed(Feed{From: time.UnixMilli(f[0]), Through: time.UnixMilli(f[1])}) // another replica's sweep
 	}
-	if c.gens.check(version, all, seq) {
+	var seqs [Shards + 1]int64
+	for i, b := range v[2:] {
+		seqs[i], _ = strconv.ParseInt(string(b), 10, 64) // 0: no flush yet
+	}
+	if c.gens.check(version, all, &seqs) {
 		c.log.Info("missed a flush notice, or redis lost its data; reading the generations again")
 	}
 }
+
+// checkKeys are the keys check reads: the flush-all generation, the feed,
+// then the sequences, indexed as genTable.seqs.
+var checkKeys = func() []string {
+	ks := []string{Keys{}.GenAll(), Keys{}.Feed()}
+	for n := range Shards {
+		ks = append(ks, Keys{}.ShardSeq(n))
+	}
+	return append(ks, Keys{}.GenSeq())
+}()
+
+// genSeq is the index in genTable.seqs of the flush-all sequence
+// (Keys.GenSeq); a shard's (Keys.ShardSeq) is the shard.
+const genSeq = Shards
 
 // genTable is a replica's copy of the generations in Redis: the flush-all
 // token, and those of the customers it served lately. While the
@@ -328,8 +362,10 @@ type genTable struct {
 	version atomic.Uint64
 	live    atomic.Bool
 	all     atomic.Uint64 // 0: not known
-	seq     atomic.Int64  // the last flush heard of; -1: not known
-	scopes  *otter.Cache[string, uint64]
+	// seqs are the last flush heard of in each sequence (genSeq, the
+	// shards'); -1: not known.
+	seqs   [Shards + 1]atomic.Int64
+	scopes *otter.Cache[string, uint64]
 }
 
 // maxGenScopes bounds how many customers' generations a replica keeps; a
@@ -338,7 +374,7 @@ const maxGenScopes = 1 << 17
 
 func newGenTable() *genTable {
 	t := &genTable{scopes: otter.Must(&otter.Options[string, uint64]{MaximumSize: maxGenScopes})}
-	t.seq.Store(-1)
+	t.forgetSeqs()
 	return t
 }
 
@@ -405,11 +441,14 @@ func (t *genTable) learn(version uint64, scope string, g gens) {
 }
 
 // notice is one flush, as announced: the scope ("*" for all), the
-// flush-all token before (was) and after (all) it, the scope's new token
-// and the flush sequence.
+// flush-all token before (was) and after (all) it (both 0 for a
+// customer's flush by a replica that knew none), the scope's new token,
+// the sequence it follows (genSeq or the customer's shard) and its number
+// there.
 type notice struct {
 	scope           string
 	was, all, token uint64
+	shard           int
 	seq             int64
 }
 
@@ -420,9 +459,15 @@ func (t *genTable) apply(n notice, heard bool) {
 	defer t.mu.Unlock()
 	t.version.Add(1)
 	if heard {
-		if last := t.seq.Swap(n.seq); last >= 0 && n.seq != last+1 {
+		if last := t.seqs[n.shard].Swap(n.seq); last >= 0 && n.seq != last+1 {
 			t.clear() // notices were missed
 		}
+	}
+	if n.all == 0 {
+		// A customer's flush by a replica that knew no flush-all token:
+		// the sequences and check watch that one.
+		t.scopes.Set(n.scope, n.token)
+		return
 	}
 	if known := t.all.Load(); known != 0 && known != n.was && known != n.all {
 		t.clear() // a flush-all was missed, or Redis lost its data
@@ -433,22 +478,34 @@ func (t *genTable) apply(n notice, heard bool) {
 	}
 }
 
-// check forgets the table when Redis's flush-all token (all) or sequence
-// differ from its own, and reports whether it did. A check whose read
-// began before another change (version) is left to the next.
-func (t *genTable) check(version, all uint64, seq int64) bool {
+// check forgets the table when Redis's flush-all token (all) or sequences
+// (indexed as t.seqs) differ from its own, and reports whether it did. A
+// check whose read began before another change (version) is left to the
+// next.
+func (t *genTable) check(version, all uint64, seqs *[Shards + 1]int64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.version.Load() != version {
 		return false
 	}
-	last, known := t.seq.Load(), t.all.Load()
-	t.seq.Store(seq)
-	if (last >= 0 && seq != last) || (known != 0 && all != known) {
+	missed := false
+	for i, seq := range seqs {
+		if last := t.seqs[i].Swap(seq); last >= 0 && seq != last {
+			missed = true
+		}
+	}
+	if known := t.all.Load(); missed || (known != 0 && all != known) {
 		t.clear()
 		return true
 	}
 	return false
+}
+
+// forgetSeqs sets every sequence as not known.
+func (t *genTable) forgetSeqs() {
+	for i := range t.seqs {
+		t.seqs[i].Store(-1)
+	}
 }
 
 // subscribed is told that the subscription is up: every flush from now on
@@ -457,7 +514,7 @@ func (t *genTable) subscribed() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.clear()
-	t.seq.Store(-1)
+	t.forgetSeqs()
 	t.live.Store(true)
 }
 
@@ -477,18 +534,38 @@ func (t *genTable) clear() {
 	t.scopes.InvalidateAll()
 }
 
-// parseNotice reads "{scope} {was} {all} {token} {seq}", tokens in hex.
+// parseNotice reads "{scope} {was} {all} {token} {shard} {seq}", tokens in
+// hex, shard "g" for the flush-all sequence (Keys.GenSeq) or a shard's
+// number (Keys.ShardSeq).
 func parseNotice(payload string) (notice, bool) {
 	f := strings.Fields(payload)
-	if len(f) != 5 {
+	if len(f) != 6 {
 		return notice{}, false
 	}
 	var n notice
-	var err [4]error
+	var err [5]error
 	n.scope = f[0]
-	n.was, err[0] = parseToken(f[1])
-	n.all, err[1] = parseToken(f[2])
+	n.was, err[0] = parseMaybeToken(f[1])
+	n.all, err[1] = parseMaybeToken(f[2])
 	n.token, err[2] = parseToken(f[3])
-	n.seq, err[3] = strconv.ParseInt(f[4], 10, 64)
-	return n, err == [4]error{}
+	n.shard = genSeq
+	if f[4] != "g" {
+		n.shard, err[3] = strconv.Atoi(f[4])
+		if err[3] == nil && (n.shard < 0 || n.shard >= Shards) {
+			err[3] = fmt.Errorf("no shard %d", n.shard)
+		}
+	}
+	n.seq, err[4] = strconv.ParseInt(f[5], 10, 64)
+	if (n.was == 0) != (n.all == 0) || n.all == 0 && n.scope == "*" {
+		return notice{}, false
+	}
+	return n, err == [5]error{}
+}
+
+// parseMaybeToken reads a token, or "0" for none.
+func parseMaybeToken(s string) (uint64, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	return parseToken(s)
 }

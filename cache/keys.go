@@ -3,6 +3,7 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/fnv"
 	"strconv"
 	"strings"
 )
@@ -15,9 +16,11 @@ import (
 // v3: generations became random tokens instead of counters (flush.go);
 // v3: a customer's answers fall in families.
 // v4: hash tags, for Redis Cluster (below).
+// v5: a customer's generations, counts and flush sequence are in its
+// shard's slot; flush notices name the sequence they follow (flush.go).
 //
 // Every answer that belongs to a customer starts with
-// "v4:c:{<customerNo>}:<family>:", so CustomerPrefix flushes all of a
+// "v5:c:{<customerNo>}:<family>:", so CustomerPrefix flushes all of a
 // customer's answers and nothing of anyone else's, and a change of one of
 // the customer's orders retires the orders family (the order lists, the
 // orders, the backorders) and leaves the invoices, the addresses and the
@@ -25,15 +28,19 @@ import (
 //
 // Hash tags. On a Redis Cluster a script or transaction may only touch
 // keys of one hash slot, and a key's slot is that of the text between its
-// first '{' and the next '}'. The braces in keys are literal: every key of
-// one customer (answers, the generations of their families, the counts of
-// what was written under them, fill locks) carries the tag
-// "{<customerNo>}", so a customer's flush retires and counts in one slot,
-// and customers spread over the cluster. The flush-all generation, the
-// flush sequence, the feed and the count of everything carry "{gen}", one
-// slot read together once a second. Keys of no customer (records, stock)
-// carry no tag and spread over the slots by their whole name. seg never
-// lets a '{' or '}' through, so no input can move a key's tag.
+// first '{' and the next '}'. The braces in keys are literal. A customer's
+// answers and fill locks carry the tag "{<customerNo>}", so customers'
+// data spreads over every slot of the cluster. What a customer's flush
+// touches (the generations of its families, the counts of what was
+// written under them, and the flush sequence they are announced in)
+// carries the tag of the customer's shard, "{s<n>}" (Shard: a hash of
+// the customer's number, one of Shards): a customer's flush is one script
+// on one slot, and the flushes of all customers spread over Shards slots,
+// each with its own sequence. The flush-all generation, its sequence, the
+// feed and the count of everything carry "{gen}": a flush of everything
+// is one script on that slot. Keys of no customer (records, stock) carry
+// no tag and spread over the slots by their whole name. seg never lets a
+// '{' or '}' through, so no input can move a key's tag.
 //
 // Every text segment passes through seg: text made only of
 // [A-Za-z0-9._-] is kept as it is; anything else (the empty string, ':',
@@ -43,7 +50,7 @@ import (
 // contains a glob character.
 
 // version is the first segment of every key.
-const version = "v4"
+const version = "v5"
 
 // The families of a customer's answers: what one kind of change in the
 // ERP retires together.
@@ -68,7 +75,7 @@ type Keys struct{}
 func (Keys) AllPrefix() string { return version + ":" }
 
 // CustomerPrefix is the prefix of every key holding an answer for
-// customerNo, "v4:c:{<customerNo>}:", the braces literal (the customer's
+// customerNo, "v5:c:{<customerNo>}:", the braces literal (the customer's
 // hash tag). Customer numbers of one ending where another continues
 // ("1000", "10001") never share it.
 func (Keys) CustomerPrefix(customerNo string) string {
@@ -79,13 +86,13 @@ func (Keys) CustomerPrefix(customerNo string) string {
 func tag(customerNo string) string { return "{" + seg(customerNo) + "}" }
 
 // FamilyPrefix is the prefix of the keys of one family of customerNo's
-// answers, "v4:c:{customerNo}:{family}:".
+// answers, "v5:c:{customerNo}:{family}:".
 func (k Keys) FamilyPrefix(customerNo, family string) string {
 	return k.CustomerPrefix(customerNo) + family + ":"
 }
 
 // OrderList is the key of one page of GET /v1/orders:
-// "v4:c:{customerNo}:orders:list:{from}:{to}:{page}:{perPage}". from and
+// "v5:c:{customerNo}:orders:list:{from}:{to}:{page}:{perPage}". from and
 // to are the resolved YYYY-MM-DD dates, not the raw query, so that
 // defaulted and explicit ranges share an entry.
 func (k Keys) OrderList(customerNo, from, to string, page, perPage int) string {
@@ -93,13 +100,13 @@ func (k Keys) OrderList(customerNo, from, to string, page, perPage int) string {
 }
 
 // Order is the key of GET /v1/orders/{id}:
-// "v4:c:{customerNo}:orders:one:{id}".
+// "v5:c:{customerNo}:orders:one:{id}".
 func (k Keys) Order(customerNo, id string) string {
 	return k.FamilyPrefix(customerNo, FamilyOrders) + "one:" + seg(id)
 }
 
 // Backorders is the key of GET /v1/backorders on day today (the answer
-// covers the year up to it): "v4:c:{customerNo}:orders:backorders:{today}".
+// covers the year up to it): "v5:c:{customerNo}:orders:backorders:{today}".
 func (k Keys) Backorders(customerNo, today string) string {
 	return k.FamilyPrefix(customerNo, FamilyOrders) + "backorders:" + seg(today)
 }
@@ -109,38 +116,38 @@ func (k Keys) Backorders(customerNo, today string) string {
 // (YYYY-MM-DD): an answer built on another day is never served.
 
 // InvoiceList is the key of one page of GET /v1/invoices on day today:
-// "v4:c:{customerNo}:invoices:list:{today}:{from}:{to}:{page}:{perPage}".
+// "v5:c:{customerNo}:invoices:list:{today}:{from}:{to}:{page}:{perPage}".
 func (k Keys) InvoiceList(customerNo, today, from, to string, page, perPage int) string {
 	return k.list(k.FamilyPrefix(customerNo, FamilyInvoices)+"list:"+seg(today)+":", from, to, page, perPage)
 }
 
 // Document is the key of invoice invoiceNo's PDF as customerNo opened it:
-// "v4:c:{customerNo}:invoices:document:{invoiceNo}".
+// "v5:c:{customerNo}:invoices:document:{invoiceNo}".
 func (k Keys) Document(customerNo, invoiceNo string) string {
 	return k.FamilyPrefix(customerNo, FamilyInvoices) + "document:" + seg(invoiceNo)
 }
 
 // Invoice is the key of GET /v1/invoices/{id} on day today:
-// "v4:c:{customerNo}:invoices:one:{today}:{id}".
+// "v5:c:{customerNo}:invoices:one:{today}:{id}".
 func (k Keys) Invoice(customerNo, today, id string) string {
 	return k.FamilyPrefix(customerNo, FamilyInvoices) + "one:" + seg(today) + ":" + seg(id)
 }
 
 // CreditInvoiceList is the key of one page of GET /v1/credit-invoices on
 // day today:
-// "v4:c:{customerNo}:invoices:credits:{today}:{from}:{to}:{page}:{perPage}".
+// "v5:c:{customerNo}:invoices:credits:{today}:{from}:{to}:{page}:{perPage}".
 func (k Keys) CreditInvoiceList(customerNo, today, from, to string, page, perPage int) string {
 	return k.list(k.FamilyPrefix(customerNo, FamilyInvoices)+"credits:"+seg(today)+":", from, to, page, perPage)
 }
 
 // Addresses is the key of GET /v1/addresses:
-// "v4:c:{customerNo}:customer:addresses".
+// "v5:c:{customerNo}:customer:addresses".
 func (k Keys) Addresses(customerNo string) string {
 	return k.FamilyPrefix(customerNo, FamilyCustomer) + "addresses"
 }
 
 // Price is the key of one product's part of GET /v1/prices for one
-// customer: "v4:c:{customerNo}:prices:{productNo}". Prices are per
+// customer: "v5:c:{customerNo}:prices:{productNo}". Prices are per
 // customer, so the key is under the customer's prefix and flushed with it.
 func (k Keys) Price(customerNo, productNo string) string {
 	return k.FamilyPrefix(customerNo, FamilyPrices) + seg(productNo)
@@ -165,14 +172,14 @@ func (Keys) Connector(name string, parts ...string) string {
 }
 
 // OrderRecord is the key of the raw ERP record of an order,
-// "v4:rec:order:{orderNumber}". It is not scoped to a customer: whoever
+// "v5:rec:order:{orderNumber}". It is not scoped to a customer: whoever
 // reads it must check that the record belongs to the customer asking.
 func (Keys) OrderRecord(orderNumber string) string {
 	return version + ":rec:order:" + seg(orderNumber)
 }
 
 // InvoiceRecord is the key of the raw ERP record of an invoice,
-// "v4:rec:invoice:{invoiceNumber}". Like OrderRecord, not customer-scoped.
+// "v5:rec:invoice:{invoiceNumber}". Like OrderRecord, not customer-scoped.
 func (Keys) InvoiceRecord(invoiceNumber string) string {
 	return version + ":rec:invoice:" + seg(invoiceNumber)
 }
@@ -184,7 +191,7 @@ func (Keys) InvoiceRecord(invoiceNumber string) string {
 // random token, never a counter, so that it cannot repeat: not after a
 // flush, and not after Redis lost its data and everything started again.
 // Keys added above get this for free: a key that starts with
-// "v4:c:{customerNo}:{family}:" follows its family, any other key only
+// "v5:c:{customerNo}:{family}:" follows its family, any other key only
 // GenAll.
 
 // Generation is the key under which key is stored in Redis while the
@@ -225,47 +232,78 @@ func (Keys) Scope(key string) string {
 // answers, "{<customerNo>}:<family>".
 func (Keys) FamilyScope(customerNo, family string) string { return tag(customerNo) + ":" + family }
 
-// GenAll holds the flush-all generation, "v4:{gen}:all".
+// GenAll holds the flush-all generation, "v5:{gen}:all".
 func (Keys) GenAll() string { return version + ":{gen}:all" }
 
-// GenScope holds the generation of a scope, "v4:gen:c:<scope>", scope as
-// returned by Scope or FamilyScope (so in its customer's slot).
-func (Keys) GenScope(scope string) string { return version + ":gen:c:" + scope }
+// GenScope holds the generation of a scope, "v5:{s<n>}:gen:<scope>",
+// scope as returned by Scope or FamilyScope, in the slot of its
+// customer's shard.
+func (Keys) GenScope(scope string) string { return shardTag(scope) + ":gen:" + scope }
 
-// GenSeq counts the flushes of any scope since Redis last lost its data,
-// "v4:{gen}:seq": a replica that sees it move without having heard of the
+// GenSeq counts the flushes of everything since Redis last lost its data,
+// "v5:{gen}:seq": a replica that sees it move without having heard of the
 // flush forgets the generations it knew.
 func (Keys) GenSeq() string { return version + ":{gen}:seq" }
 
+// Shards is how many flush sequences the customers' flushes are spread
+// over (Shard). Changing it moves every customer's generations to another
+// key, which needs a new version.
+const Shards = 64
+
+// Shard is the shard of a scope's customer, scope as returned by Scope or
+// FamilyScope (or CustomerPrefix's tag): FNV-1a of the customer's tag
+// "{<customerNo>}", modulo Shards. Every scope of one customer has the
+// same shard.
+func (Keys) Shard(scope string) int {
+	if i := strings.IndexByte(scope, ':'); i > 0 {
+		scope = scope[:i]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(scope))
+	return int(h.Sum32() % Shards)
+}
+
+// ShardSeq counts the flushes of the customers of shard n (Shard) since
+// Redis last lost its data, "v5:{s<n>}:seq", in the slot of their
+// generations: a customer's flush increments it in the same script.
+func (Keys) ShardSeq(n int) string { return shardKey(n) + ":seq" }
+
+// shardTag is the start of the keys of scope's shard, "v5:{s<n>}".
+func shardTag(scope string) string { return shardKey(Keys{}.Shard(scope)) }
+
+// shardKey is the start of the keys of shard n, "v5:{s<n>}".
+func shardKey(n int) string { return version + ":{s" + strconv.Itoa(n) + "}" }
+
 // Counted is the prefix of the HyperLogLogs that count the keys written
 // under the generations of scope, which a flush reads and deletes: for
-// scope "" (every key, by the flush-all generation) "v4:{gen}:n:", the
+// scope "" (every key, by the flush-all generation) "v5:{gen}:n:", the
 // HyperLogLog being "<Counted>" + all; for a customer's scope
-// "v4:n:{<customerNo>}:", in the customer's slot, the HyperLogLog being
-// "<Counted>" + all + "." + the scope's token (hex, as in Generation).
+// "v5:{s<n>}:n:{<customerNo>}:", in the slot of the customer's shard, the
+// HyperLogLog being "<Counted>" + all + "." + the scope's token (hex, as
+// in Generation).
 func (Keys) Counted(scope string) string {
 	if i := strings.IndexByte(scope, ':'); i > 0 {
-		return version + ":n:" + scope[:i] + ":"
+		return shardTag(scope) + ":n:" + scope[:i] + ":"
 	}
 	return version + ":{gen}:n:"
 }
 
 // Feed holds the time up to which every change in the ERP has been
 // announced to the cache (Cache.Confirm), in Unix nanoseconds:
-// "v4:{gen}:feed".
+// "v5:{gen}:feed".
 func (Keys) Feed() string { return version + ":{gen}:feed" }
 
 // Lease is the key of a lease only one replica holds at a time (such as
-// the change sweep's): "v4:lease:{name}".
+// the change sweep's): "v5:lease:{name}".
 func (Keys) Lease(name string) string { return version + ":lease:" + seg(name) }
 
 // FlushChannel is the pub/sub channel on which flushes are announced,
-// "v4:flushes".
+// "v5:flushes".
 func (Keys) FlushChannel() string { return version + ":flushes" }
 
 // Lock is the key of the short lock held by the replica that fills the
-// entries stored under gkeys (Generation keys): "v4:lock:{gkey}" for one,
-// "v4:lock:many:{sha256 of them}" for several.
+// entries stored under gkeys (Generation keys): "v5:lock:{gkey}" for one,
+// "v5:lock:many:{sha256 of them}" for several.
 func (Keys) Lock(gkeys ...string) string {
 	if len(gkeys) == 1 {
 		return version + ":lock:" + gkeys[0]
@@ -315,7 +353,7 @@ func safe(s string) bool {
 }
 
 // Stock is the key of one product's balances in every warehouse, the part
-// of GET /v1/stock that product contributes: "v4:stock:{productNo}". Stock
+// of GET /v1/stock that product contributes: "v5:stock:{productNo}". Stock
 // belongs to no customer.
 func (Keys) Stock(productNo string) string {
 	return version + ":stock:" + seg(productNo)

@@ -20,9 +20,9 @@ import (
 // prefixed, and errors wrap [ErrUnavailable] when Redis cannot be reached.
 //
 // On a Redis Cluster every script below touches the keys of one hash
-// slot only (keys.go: a customer's keys carry the customer's tag, the
-// flush-all generation and the sequence "{gen}"); reads of keys of
-// several slots are pipelined, one command per key.
+// slot only (keys.go: what a customer's flush touches carries its shard's
+// tag, the flush-all generation and its sequence "{gen}"); reads of keys
+// of several slots are pipelined, one command per key.
 
 // unlockScript deletes a lock only while it still holds the caller's token,
 // so a holder whose lock expired never removes the next holder's (the
@@ -43,8 +43,8 @@ return 0`)
 //
 // For each, it counts the keys written under the old generation (PFCOUNT,
 // then the HyperLogLog is deleted), sets the new token, increments the
-// sequence, and publishes "{scope} {was} {all} {token} {seq}": was is the
-// flush-all generation before, all the one after. It returns {was, all,
+// sequence, and publishes "{scope} {was} {all} {token} g {seq}": was is the
+// flush-all generation before, all the one after, g names the sequence. It returns {was, all,
 // seq, count}: the flush-all generation before the first and after the
 // last, the last sequence, and the count of all.
 var retireScript = redis.NewScript(`
@@ -71,45 +71,37 @@ for i = 3, #KEYS do
 	local before = all
 	if KEYS[i] == KEYS[1] then all = token end
 	seq = redis.call("INCR", KEYS[2])
-	redis.call("PUBLISH", ARGV[1], note .. " " .. before .. " " .. all .. " " .. token .. " " .. seq)
+	redis.call("PUBLISH", ARGV[1], note .. " " .. before .. " " .. all .. " " .. token .. " g " .. seq)
 end
 return {was, all, tostring(seq), tostring(n)}`)
 
-// sequenceScript makes room for ARGV[2] flushes of a customer's scopes:
-// it returns the flush-all generation held in KEYS[1] (set to ARGV[1]
-// first when missing) and the flush sequence in KEYS[2] after adding
-// ARGV[2] to it. Both keys are in the slot "{gen}".
-var sequenceScript = redis.NewScript(`
-local all = redis.call("GET", KEYS[1])
-if not all then
-	all = ARGV[1]
-	redis.call("SET", KEYS[1], all)
-end
-return {all, tostring(redis.call("INCRBY", KEYS[2], ARGV[2]))}`)
-
-// retireScopesScript retires generations of one customer's scopes, all in
-// the customer's slot. KEYS: the generations. ARGV: [1] the notice
-// channel, [2] the prefix of the customer's HyperLogLogs (Keys.Counted of
-// the scope, with the store's prefix), [3] the flush-all generation, [4]
-// the sequence of the first notice, then for each generation its scope as
-// announced and its new token. For each it counts the keys written under
-// the old generation (then deletes the HyperLogLog), sets the new token
-// and publishes "{scope} {all} {all} {token} {seq}", seq one more for
-// each. It returns the count.
+// retireScopesScript retires generations of one customer's scopes, all
+// in the slot of the customer's shard (keys.go). KEYS: [1] the shard's
+// flush sequence, then the generations. ARGV: [1] the notice channel, [2]
+// the prefix of the customer's HyperLogLogs (Keys.Counted of the scope,
+// with the store's prefix), [3] the flush-all generation the flushing
+// replica knows ("0": none), [4] the shard as announced, then for each
+// generation its scope as announced and its new token. For each it counts
+// the keys written under the old generation and the flush-all generation
+// of ARGV[3] (then deletes the HyperLogLog), sets the new token,
+// increments the sequence and publishes
+// "{scope} {all} {all} {token} {shard} {seq}". It returns {seq, count}:
+// the last sequence and the count.
 var retireScopesScript = redis.NewScript(`
-local all, seq, n = ARGV[3], tonumber(ARGV[4]), 0
-for i = 1, #KEYS do
-	local note, token = ARGV[2 * i + 3], ARGV[2 * i + 4]
+local all, seq, n = ARGV[3], 0, 0
+for i = 2, #KEYS do
+	local note, token = ARGV[2 * i + 1], ARGV[2 * i + 2]
 	local old = redis.call("GET", KEYS[i])
-	if old then
+	if old and all ~= "0" then
 		local counted = ARGV[2] .. all .. "." .. old
 		n = n + redis.call("PFCOUNT", counted)
 		redis.call("DEL", counted)
 	end
 	redis.call("SET", KEYS[i], token)
-	redis.call("PUBLISH", ARGV[1], note .. " " .. all .. " " .. all .. " " .. token .. " " .. string.format("%d", seq + i - 1))
+	seq = redis.call("INCR", KEYS[1])
+	redis.call("PUBLISH", ARGV[1], note .. " " .. all .. " " .. all .. " " .. token .. " " .. ARGV[4] .. " " .. seq)
 end
-return n`)
+return {tostring(seq), tostring(n)}`)
 
 // feedScript extends the feed held in KEYS[1] ("{from} {through}", Unix
 // milliseconds, which Lua's numbers hold exactly) with ARGV[1] to ARGV[2]: when ARGV[1] is not after the
@@ -283,7 +275,7 @@ type Retirement struct {
 // Keys.Counted) and incrementing the flush sequence seq for each; all
 // holds the flush-all generation (retire that one with Gen == all; a
 // missing one is set to fresh). For each it publishes
-// "{Note} {was} {all} {Token} {seq}" on channel, tokens in hex. It is one
+// "{Note} {was} {all} {Token} g {seq}" on channel, tokens in hex. It is one
 // script: on a Redis Cluster every key must be in all's slot, as for the
 // flush-all (Keys.GenAll); a customer's scopes go through
 // [Redis.RetireScopes].
@@ -314,44 +306,41 @@ func (r *Redis) Retire(ctx context.Context, all, seq, counted, channel string, f
 }
 
 // RetireScopes replaces generations of one customer's scopes by new
-// tokens, like [Redis.Retire], in two steps so that each touches one hash
-// slot on a Redis Cluster. First, in the slot of all and seq ("{gen}"),
-// it reads the flush-all generation (setting fresh when missing) and adds
-// len(rs) to the flush sequence; then, in the customer's slot (every
-// rs[i].Gen and counted, Keys.Counted of the scope), one script counts
-// and deletes the HyperLogLogs of the old generations, sets the new
-// tokens and publishes "{Note} {all} {all} {Token} {seq}" on channel for
-// each, seq running over the numbers the first step took. Should the
-// second step fail, the sequence has moved without a notice: every
-// replica sees the gap within a second and reads its generations again.
-func (r *Redis) RetireScopes(ctx context.Context, all, seq, counted, channel string, fresh uint64, rs ...Retirement) (Retired, error) {
+// tokens, like [Redis.Retire], in one script on one hash slot: seq is the
+// flush sequence of the customer's shard (Keys.ShardSeq), and every
+// rs[i].Gen and counted (Keys.Counted of the scope) are in its slot. The
+// flush-all generation lives in another slot, so the caller names the one
+// it knows (all, 0 when none): the keys counted are those written under
+// it, and each notice, "{Note} {all} {all} {Token} {shard} {seq}" on
+// channel, carries it. It returns Was and All set to all.
+func (r *Redis) RetireScopes(ctx context.Context, seq, counted, channel string, all uint64, shard string, rs ...Retirement) (Retired, error) {
 	if len(rs) == 0 {
 		return Retired{}, errors.New("cache: retire: no generation to retire")
 	}
-	vals, err := sequenceScript.Run(ctx, r.rdb, []string{r.prefix + all, r.prefix + seq}, formatToken(fresh), len(rs)).StringSlice()
+	keys := make([]string, 0, 1+len(rs))
+	keys = append(keys, r.prefix+seq)
+	a := "0"
+	if all != 0 {
+		a = formatToken(all)
+	}
+	args := []any{r.prefix + channel, r.prefix + counted, a, shard}
+	for _, x := range rs {
+		keys = append(keys, r.prefix+x.Gen)
+		args = append(args, x.Note, formatToken(x.Token))
+	}
+	vals, err := retireScopesScript.Run(ctx, r.rdb, keys, args...).StringSlice()
 	if err != nil {
 		return Retired{}, wrap(ctx, "retire", err)
 	}
 	if len(vals) != 2 {
 		return Retired{}, errors.New("cache: retire: unexpected reply")
 	}
-	var out Retired
+	out := Retired{Was: all, All: all}
 	var errs [2]error
-	out.All, errs[0] = parseToken(vals[0])
-	out.Seq, errs[1] = strconv.ParseInt(vals[1], 10, 64)
+	out.Seq, errs[0] = strconv.ParseInt(vals[0], 10, 64)
+	out.Count, errs[1] = strconv.ParseInt(vals[1], 10, 64)
 	if err := errors.Join(errs[:]...); err != nil {
 		return Retired{}, fmt.Errorf("cache: retire: %w", err)
-	}
-	out.Was = out.All
-	keys := make([]string, len(rs))
-	args := []any{r.prefix + channel, r.prefix + counted, vals[0], out.Seq - int64(len(rs)) + 1}
-	for i, x := range rs {
-		keys[i] = r.prefix + x.Gen
-		args = append(args, x.Note, formatToken(x.Token))
-	}
-	out.Count, err = retireScopesScript.Run(ctx, r.rdb, keys, args...).Int64()
-	if err != nil {
-		return Retired{}, wrap(ctx, "retire", err)
 	}
 	return out, nil
 }

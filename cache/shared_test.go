@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func TestRedisRetire(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	<-subscribed
 
-	r, err := s.RetireScopes(ctx, "{g}:all", "{g}:seq", "{c}:n:", "ch", 0xa9, cache.Retirement{Gen: "{c}:gen", Note: "c", Token: 0xc2})
+	r, err := s.RetireScopes(ctx, "{c}:seq", "{c}:n:", "ch", 0xa1, "7", cache.Retirement{Gen: "{c}:gen", Note: "c", Token: 0xc2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,21 +83,30 @@ func TestRedisRetire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (cache.Retired{Was: 0xa1, All: 0xa2, Seq: 2, Count: 2}); r != want {
+	if want := (cache.Retired{Was: 0xa1, All: 0xa2, Seq: 1, Count: 2}); r != want {
 		t.Errorf("flush-all Retire = %+v, want %+v", r, want)
 	}
 	// Redis lost its data: the flush-all generation starts afresh, never
 	// at an old value.
 	rdb.Del(ctx, prefix+"{g}:all", prefix+"{g}:seq")
-	rdb.Del(ctx, prefix+"{c}:gen")
-	r, err = s.RetireScopes(ctx, "{g}:all", "{g}:seq", "{c}:n:", "ch", 0xa9, cache.Retirement{Gen: "{c}:gen", Note: "c", Token: 0xc3})
+	rdb.Del(ctx, prefix+"{c}:gen", prefix+"{c}:seq")
+	r, err = s.Retire(ctx, "{g}:all", "{g}:seq", "{g}:n:", "ch", 0xa9, cache.Retirement{Gen: "{g}:all", Note: "*", Token: 0xa3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (cache.Retired{Was: 0xa9, All: 0xa9, Seq: 1, Count: 0}); r != want {
+	if want := (cache.Retired{Was: 0xa9, All: 0xa3, Seq: 1, Count: 0}); r != want {
+		t.Errorf("flush-all Retire after a loss = %+v, want %+v", r, want)
+	}
+	// A replica that knows no flush-all generation names none: nothing is
+	// counted, the notice says "0".
+	r, err = s.RetireScopes(ctx, "{c}:seq", "{c}:n:", "ch", 0, "7", cache.Retirement{Gen: "{c}:gen", Note: "c", Token: 0xc3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (cache.Retired{Seq: 1}); r != want {
 		t.Errorf("Retire after a loss = %+v, want %+v", r, want)
 	}
-	for _, want := range []string{"c a1 a1 c2 1", "* a1 a2 a2 2", "c a9 a9 c3 1"} {
+	for _, want := range []string{"c a1 a1 c2 7 1", "* a1 a2 a2 g 1", "* a9 a3 a3 g 1", "c 0 0 c3 7 1"} {
 		select {
 		case p := <-got:
 			if p != want {
@@ -106,33 +116,35 @@ func TestRedisRetire(t *testing.T) {
 			t.Fatalf("no notice %q", want)
 		}
 	}
-	v, err := s.GetMany(ctx, "{g}:all", "{c}:gen", "{g}:seq", "missing")
+	v, err := s.GetMany(ctx, "{g}:all", "{c}:gen", "{c}:seq", "missing")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(v[0]) != "a9" || string(v[1]) != "c3" || string(v[2]) != "1" || v[3] != nil {
-		t.Errorf("GetMany = %q, want [a9 c3 1 nil]", v)
+	if string(v[0]) != "a3" || string(v[1]) != "c3" || string(v[2]) != "1" || v[3] != nil {
+		t.Errorf("GetMany = %q, want [a3 c3 1 nil]", v)
 	}
 }
 
 func TestKeysGeneration(t *testing.T) {
 	var k cache.Keys
 	tests := []struct{ name, got, want string }{
-		{"Generation", k.Generation(k.Order("10001", "5"), 0x3f, 0x12), "v4:c:{10001}:orders:one:5:g3f.12"},
+		{"Generation", k.Generation(k.Order("10001", "5"), 0x3f, 0x12), "v5:c:{10001}:orders:one:5:g3f.12"},
 		{"Scope of a list", k.Scope(k.OrderList("10001", "a", "b", 1, 25)), "{10001}:orders"},
 		{"Scope of an invoice", k.Scope(k.Invoice("10001", "2025-06-01", "7")), "{10001}:invoices"},
 		{"Scope of an escaped customer", k.Scope(k.Order("a:b", "1")), k.FamilyScope("a:b", cache.FamilyOrders)},
 		{"Scope of a price", k.Scope(k.Price("10001", "AB-1")), k.FamilyScope("10001", cache.FamilyPrices)},
 		{"Scope of a record", k.Scope(k.OrderRecord("5")), ""},
 		{"Scope of stock", k.Scope(k.Stock("AB-1")), ""},
-		{"GenScope", k.GenScope(k.FamilyScope("10001", cache.FamilyInvoices)), "v4:gen:c:{10001}:invoices"},
-		{"GenAll", k.GenAll(), "v4:{gen}:all"},
-		{"GenSeq", k.GenSeq(), "v4:{gen}:seq"},
-		{"Feed", k.Feed(), "v4:{gen}:feed"},
-		{"Counted", k.Counted(""), "v4:{gen}:n:"},
-		{"Counted of a customer", k.Counted(k.FamilyScope("10001", cache.FamilyOrders)), "v4:n:{10001}:"},
-		{"Lock", k.Lock("v4:x"), "v4:lock:v4:x"},
-		{"Lock of several", k.Lock("v4:x", "v4:y")[:13], "v4:lock:many:"},
+		{"GenScope", k.GenScope(k.FamilyScope("10001", cache.FamilyInvoices)), "v5:{s9}:gen:{10001}:invoices"},
+		{"GenAll", k.GenAll(), "v5:{gen}:all"},
+		{"GenSeq", k.GenSeq(), "v5:{gen}:seq"},
+		{"ShardSeq", k.ShardSeq(k.Shard(k.FamilyScope("10001", cache.FamilyOrders))), "v5:{s9}:seq"},
+		{"Shard of another customer", strconv.Itoa(k.Shard(k.FamilyScope("10002", cache.FamilyPrices))), "50"},
+		{"Feed", k.Feed(), "v5:{gen}:feed"},
+		{"Counted", k.Counted(""), "v5:{gen}:n:"},
+		{"Counted of a customer", k.Counted(k.FamilyScope("10001", cache.FamilyOrders)), "v5:{s9}:n:{10001}:"},
+		{"Lock", k.Lock("v5:x"), "v5:lock:v5:x"},
+		{"Lock of several", k.Lock("v5:x", "v5:y")[:13], "v5:lock:many:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
