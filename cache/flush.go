@@ -39,8 +39,11 @@ import (
 //     (Keys.FlushChannel) with the flush-all token before and after it,
 //     the sequence and its number there. A customer's flush does not read
 //     the flush-all token, which is in another slot: it names the one the
-//     flushing replica's table knows (0 when none), which its count and
-//     notices go by.
+//     flushing replica's table knows, which its count and notices go by.
+//     The table learns it on the first read or once-a-second check; in
+//     the second after a replica starts or forgets its table it may know
+//     none (0): the flush retires all the same, but counts nothing in
+//     Redis (section 7).
 //  3. Each replica keeps the tokens it read in a table (genTable), so that
 //     a hit in its Memory tier costs no round trip to Redis. The table is
 //     used only while the replica hears every flush: Run listens to the
@@ -74,7 +77,9 @@ import (
 //  7. What Flush reports (flushed): the keys written under the retired
 //     generations, or, when more, the entries of the scope that this
 //     replica's Memory tier dropped (after a data loss Redis has counted
-//     nothing, but the replicas still held answers). Retire, which the
+//     nothing, but the replicas still held answers; a customer's flush
+//     by a replica that knows no flush-all token, section 2, counts
+//     nothing in Redis either). Retire, which the
 //     ERP's change announcements call, counts nothing and drops nothing:
 //     it costs one round trip whatever the cache holds.
 
@@ -479,9 +484,9 @@ func (t *genTable) apply(n notice, heard bool) {
 }
 
 // check forgets the table when Redis's flush-all token (all) or sequences
-// (indexed as t.seqs) differ from its own, and reports whether it did. A
-// check whose read began before another change (version) is left to the
-// next.
+// (indexed as t.seqs) differ from its own, and reports whether it did;
+// when it knew no flush-all token, it keeps Redis's. A check whose read
+// began before another change (version) is left to the next.
 func (t *genTable) check(version, all uint64, seqs *[Shards + 1]int64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -494,9 +499,15 @@ func (t *genTable) check(version, all uint64, seqs *[Shards + 1]int64) bool {
 			missed = true
 		}
 	}
-	if known := t.all.Load(); missed || (known != 0 && all != known) {
+	known := t.all.Load()
+	if missed || (known != 0 && all != known) {
 		t.clear()
 		return true
+	}
+	if known == 0 && all != 0 {
+		// Known from now on, as if read by generations: a customer's
+		// flush names it (retire).
+		t.all.Store(all)
 	}
 	return false
 }
