@@ -221,9 +221,8 @@ func TestWeakSecretsRefused(t *testing.T) {
 }
 
 // TestConfigAllErrorsAtOnce: every bad setting is reported in one go, one
-// line each, whether it does not decode or does not validate.
-// TestConfigAllErrorsAtOnce: bad values, none a setting anyone runs with;
-// every one of them is reported.
+// line each, whether it does not decode or does not validate. The values
+// are refused ones, none a setting anyone runs with.
 func TestConfigAllErrorsAtOnce(t *testing.T) {
 	env := envOf(map[string]string{
 		"EXTEND_TIMEOUT": "soon", "CACHE_TTL_LIST": "-1s", "ERP_MAX_CONCURRENCY": "many",
